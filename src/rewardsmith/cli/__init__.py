@@ -8,6 +8,9 @@ from rewardsmith.cli._app import app
 # Command modules (each registers its commands on import).
 from rewardsmith.cli import smoothing_cmds  # noqa: E402,F401  stages, simplex
 from rewardsmith.cli import demo_cmd  # noqa: E402,F401  demo
+from rewardsmith.cli import score_cmd  # noqa: E402,F401  score
+from rewardsmith.cli import train_cmds  # noqa: E402,F401  train, experiment, report
+from rewardsmith.cli import graders_cmds  # noqa: E402,F401  graders fit|eval, compare-smoothing
 
 
 def main() -> None:
