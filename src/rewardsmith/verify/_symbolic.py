@@ -1,0 +1,223 @@
+"""Symbolic equivalence (sympy via latex2sympy2_extended); runs ONLY inside the worker process.
+
+Leaves the exact path cannot decide (variables, functions, n-th roots, logs, trig, matrices) are
+parsed by latex2sympy2_extended's ANTLR grammar straight into sympy objects: no ``eval``, no
+``sympify`` of raw text; the symbol ``i`` is read as the imaginary unit. The whole leaf is parsed as one expression, so ``2 or 3`` stays a set
+and is never read as ``2``.
+
+Equality of two parsed leaves ``a``, ``b``:
+  * numbers: ``|a - b| <= 1e-30 * max(|a|, |b|)`` at 60 significant digits (relative, so
+    ``1/2004!`` != ``1/2006!``; Math-Verify rounds both to 0 and calls them equal);
+  * expressions with free symbols: ``a - b`` at 4 random signed rational points agrees to 1e-20 relative
+    (a polynomial identity test), confirmed by ``simplify(a - b) == 0`` when the points disagree
+    only through evaluation failures;
+  * sets, intervals, matrices: sympy structural equality after ``simplify``;
+  * equations ``L1 = R1`` vs ``L2 = R2`` (when sides do not match directly): ``(L1 - R1) / (L2 - R2)``
+    simplifies to a nonzero constant (``2y = 4x + 2`` == ``y = 2x + 1``; two different equations
+    never both "parse to 0").
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+import sympy
+from latex2sympy2_extended import latex2sympy
+
+from rewardsmith.verify._normalize import (
+    Eq,
+    Leaf,
+    NotExact,
+    TooLarge,
+    Undecided,
+    compare,
+    exact_leaf_eq,
+    exact_value,
+    prepare,
+)
+
+__all__ = ["symbolic_verdict"]
+
+_REL_TOL = sympy.Float("1e-30", 60)
+
+
+class ParseFailure(Exception):
+    pass
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str):
+    try:
+        expr = latex2sympy(text, convert_degrees=True)  # only trig answers keep their ^\circ
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as e:  # the grammar's errors are many and untyped
+        raise ParseFailure(f"cannot parse [{text[:60]}]: {type(e).__name__}") from None
+    if expr is None:
+        raise ParseFailure(f"cannot parse [{text[:60]}]")
+    # the grammar reads i as a variable; in an answer it is the imaginary unit (2i, e^{i\pi})
+    syms = getattr(expr, "free_symbols", set())
+    imag = {x: sympy.I for x in syms if getattr(x, "name", "") == "i"}
+    return expr.xreplace(imag) if imag else expr
+
+
+def _num_close(d, a, b) -> bool:
+    dv = sympy.N(d, 60)
+    if dv == 0:
+        return True
+    if not dv.is_number or dv.has(sympy.zoo, sympy.nan):
+        return False
+    if a.free_symbols or b.free_symbols:  # symbols cancelled: a nonzero constant difference
+        return False
+    scale = max(abs(sympy.N(a, 60)), abs(sympy.N(b, 60)), sympy.Float(1e-300))
+    return bool(abs(dv) <= _REL_TOL * scale)
+
+
+def _expr_eq(a, b) -> bool:
+    if isinstance(a, sympy.Set) or isinstance(b, sympy.Set):
+        if not (isinstance(a, sympy.Set) and isinstance(b, sympy.Set)):
+            return False
+        return a == b or sympy.simplify(a.symmetric_difference(b)) == sympy.EmptySet
+    if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
+        if not (isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase)) or a.shape != b.shape:
+            return False
+        return all(_expr_eq(x, y) for x, y in zip(a, b))
+    if isinstance(a, sympy.core.relational.Relational) or isinstance(b, sympy.core.relational.Relational):
+        if not (isinstance(a, sympy.core.relational.Relational) and isinstance(b, sympy.core.relational.Relational)):
+            return False
+        return _rel_eq(a, b)
+    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
+        return a == b
+    d = a - b
+    if d == 0:
+        return True
+    if not d.free_symbols:
+        return _num_close(d, a, b)
+    free = sorted(a.free_symbols | b.free_symbols, key=str)
+    rng = random.Random(12345)
+    ok = 0
+    for _ in range(4):
+        subs = {s: sympy.Rational(rng.choice((-1, 1)) * rng.randint(1, 997), rng.randint(1, 97)) for s in free}
+        try:
+            av, bv = a.subs(subs), b.subs(subs)
+            dv = sympy.N(av - bv, 40)
+        except Exception:
+            continue
+        if not dv.is_number or dv.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            continue
+        try:
+            scale = max(abs(sympy.N(av, 40)), abs(sympy.N(bv, 40)), sympy.Float(1e-300))
+            if bool(abs(dv) > sympy.Float("1e-20") * scale):
+                return False
+        except TypeError:  # a value sympy cannot order (left-over symbol, function)
+            continue
+        ok += 1
+    if ok >= 2:
+        return True
+    return sympy.simplify(d) == 0
+
+
+def _rel_eq(a, b) -> bool:
+    flip = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan}
+    ta, tb = type(a), type(b)
+    la, ra = (a.rhs, a.lhs) if ta in flip else (a.lhs, a.rhs)
+    lb, rb = (b.rhs, b.lhs) if tb in flip else (b.lhs, b.rhs)
+    ta, tb = flip.get(ta, ta), flip.get(tb, tb)
+    if ta is not tb:
+        return False
+    da, db = la - ra, lb - rb
+    if ta in (sympy.Equality, sympy.Unequality):
+        return _proportional(da, db, any_sign=True)
+    return _proportional(da, db, any_sign=False)
+
+
+def _proportional(da, db, any_sign: bool) -> bool:
+    if not (isinstance(da, sympy.Expr) and isinstance(db, sympy.Expr)):
+        return False
+    if da == 0 or db == 0:
+        return da == db
+    ratio = sympy.simplify(da / db)
+    if ratio.free_symbols or not ratio.is_number or ratio == 0 or ratio.has(sympy.zoo, sympy.nan):
+        return False
+    return bool(any_sign or ratio > 0)
+
+
+class GoldParseFailure(ParseFailure):
+    pass
+
+
+def _leaf_eq(a: Leaf, b: Leaf) -> bool:
+    """``a`` is always the prediction's leaf, ``b`` the gold's (``compare`` keeps the order)."""
+    try:
+        return exact_leaf_eq(a, b)
+    except Undecided:
+        pass
+    try:
+        gb = _parse(b.text)
+    except ParseFailure as e:
+        raise GoldParseFailure(str(e)) from None
+    return _expr_eq(_parse(a.text), gb)
+
+
+def _side_expr(node):
+    if not isinstance(node, Leaf):
+        raise ParseFailure("equation side is a structure")
+    e = _parse(node.text)
+    if not isinstance(e, sympy.Expr):
+        raise ParseFailure("equation side is not an expression")
+    return e
+
+
+def _eq_eq(p: Eq, g: Eq) -> bool:
+    try:
+        dp = _side_expr(p.lhs) - _side_expr(p.rhs)
+        dg = _side_expr(g.lhs) - _side_expr(g.rhs)
+    except ParseFailure:
+        return False
+    return _proportional(dp, dg, any_sign=True)
+
+
+def _check_gold_parses(node) -> None:
+    """Parse every gold leaf the exact path cannot read, so a broken gold answer is reported
+    as the gold's fault (``gold: ...``), not the prediction's."""
+    if isinstance(node, Leaf):
+        try:
+            exact_value(node)
+        except NotExact:
+            _parse(node.text)
+        return
+    for child in getattr(node, "items", ()) or (
+        (node.lhs, node.rhs) if isinstance(node, Eq) else ()
+    ):
+        _check_gold_parses(child)
+
+
+def symbolic_verdict(pred: str, gold: str) -> tuple[str, str]:
+    """(label, reason) for two raw answers; label in equal/not_equal/parse_error/error."""
+    pp, gp = prepare(pred), prepare(gold)
+    if gp.tree is None:
+        return "parse_error", f"gold: {gp.error}"
+    if pp.tree is None:
+        return "parse_error", f"prediction: {pp.error}"
+    try:
+        _check_gold_parses(gp.tree)
+    except ParseFailure as e:
+        return "parse_error", f"gold: {e}"
+    except (TooLarge, RecursionError) as e:
+        return "parse_error", f"gold: refused: {e}"
+    try:
+        eq = compare(pp.tree, gp.tree, _leaf_eq, _eq_eq)
+    except GoldParseFailure as e:
+        return "parse_error", f"gold: {e}"
+    except ParseFailure as e:
+        return "parse_error", f"prediction: {e}"
+    except TooLarge as e:
+        return "parse_error", f"refused: {e}"
+    except (NotExact, Undecided) as e:
+        return "parse_error", str(e)
+    except RecursionError:
+        return "parse_error", "expression nested too deep"
+    except MemoryError:
+        return "error", "out of memory"
+    return ("equal", "symbolic equality") if eq else ("not_equal", "symbolic inequality")

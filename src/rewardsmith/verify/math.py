@@ -1,0 +1,97 @@
+"""Math answer equivalence: ``verify_math(pred, gold, timeout=None) -> Verdict``.
+
+Two paths, one set of rules (see ``_normalize.compare``):
+
+* **exact** (in process, pure Python, microseconds): integers, decimals (``1.5e3``, repeating
+  ``0.1\\overline{6}``), ``a/b``, ``\\frac`` (``\\dfrac``/``\\tfrac``), mixed numbers, percents,
+  thousands separators, signs, ``\\sqrt{n}``, multiples of ``\\pi``, bounded powers and
+  factorials, ``\\text{}`` units and ``^\\circ`` dropped, ``\\pm`` (the list of both signs), and
+  tuples / intervals / sets / unions / equations of those. Values are exact
+  (``fractions.Fraction`` plus reduced radicals), so ``0.5 == 1/2`` and ``1/3 != 0.333``.
+  Sizes are bounded: ``9^{9^{9^9}}`` or ``(10^{100})!`` is refused (``parse_error``), never
+  computed.
+* **symbolic** (everything else: variables, functions, n-th roots): sympy via
+  latex2sympy2_extended in a supervised worker process with a hard per-sample ``timeout``
+  (seconds, fractions allowed, any thread); a hung worker is killed and replaced.
+
+Decisions: the prediction and the gold are whole answers (``2 or 3`` is a set, never ``2``);
+``x = 3`` (a lone variable on the left) equals ``3``; an equation only equals an equivalent
+equation; ``(1,2)`` (tuple or open interval) != ``[1,2)`` != ``\\{1,2\\}``; sets and bare lists
+(``1, 2``) are unordered with set semantics, tuples are ordered; ``50\\%`` equals ``50`` and
+``0.5``; units are dropped, not compared (``5 cm`` equals ``5``); a decimal is its exact value
+(``0.333`` != ``1/3``; Math-Verify rounds to 6 digits and would accept ``0.3333333``).
+Labels: ``equal``, ``not_equal``, ``timeout``, ``parse_error``, ``error`` -- a timeout or a
+parse failure is never reported as a silent ``not_equal``.
+"""
+
+from __future__ import annotations
+
+import math as _m
+from dataclasses import dataclass
+
+from rewardsmith.verify._normalize import TooLarge, Undecided, compare, exact_leaf_eq, prepare
+from rewardsmith.verify._worker import get_pool
+
+__all__ = ["Verdict", "verify_math", "math_equal", "DEFAULT_TIMEOUT", "LABELS"]
+
+DEFAULT_TIMEOUT = 5.0  # seconds per symbolic check
+LABELS = ("equal", "not_equal", "timeout", "parse_error", "error")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one check. ``equal`` is True only for label ``equal``; ``path`` is ``exact``
+    (decided in process) or ``symbolic`` (decided, or timed out, in the worker)."""
+
+    equal: bool
+    label: str
+    reason: str
+    path: str
+
+    def __bool__(self) -> bool:
+        return self.equal
+
+
+def _check_timeout(timeout) -> float:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not _m.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"timeout: got {timeout!r}, expected a positive finite number of seconds or None")
+    return float(timeout)
+
+
+def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Verdict:
+    """Is the extracted answer ``pred`` mathematically equal to ``gold``? (see module doc)
+
+    ``pred`` None (nothing extracted) gives ``parse_error``; ``gold`` must be a string."""
+    t = _check_timeout(timeout)
+    if not isinstance(gold, str):
+        raise ValueError(f"gold: got {type(gold).__name__} {gold!r:.60}, expected a str")
+    if pred is None:
+        return Verdict(False, "parse_error", "prediction: no answer extracted", "exact")
+    if not isinstance(pred, str):
+        raise ValueError(f"pred: got {type(pred).__name__} {pred!r:.60}, expected a str or None")
+    gp = prepare(gold)
+    pp = prepare(pred)
+    if gp.tree is None and not (gp.key and gp.key == pp.key):
+        return Verdict(False, "parse_error", f"gold: {gp.error}", "exact")
+    if gp.key and gp.key == pp.key:
+        return Verdict(True, "equal", "identical after normalization", "exact")
+    if pp.tree is None:
+        return Verdict(False, "parse_error", f"prediction: {pp.error}", "exact")
+    try:
+        eq = compare(pp.tree, gp.tree, exact_leaf_eq)
+        return Verdict(eq, "equal" if eq else "not_equal", "exact value" if eq else "exact values differ", "exact")
+    except TooLarge as e:
+        return Verdict(False, "parse_error", f"refused: {e}", "exact")
+    except Undecided:
+        pass
+    except RecursionError:
+        return Verdict(False, "parse_error", "expression nested too deep", "exact")
+    label, reason = get_pool().run(pp.text, gp.text, t)
+    return Verdict(label == "equal", label, reason, "symbolic")
+
+
+def math_equal(pred: str | None, gold: str, timeout: float | None = None) -> bool:
+    """``verify_math(...).equal``: a timeout or parse failure counts as not equal."""
+    return verify_math(pred, gold, timeout).equal

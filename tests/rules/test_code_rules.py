@@ -1,0 +1,226 @@
+"""Code rules: extraction, output comparison, test formats, grading and harness tampering."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rewardsmith.rules import load_rules
+from rewardsmith.rules.code import code_rules, compare_output, extract_code, parse_tests
+
+IO_SUM = json.dumps([{"input": "1 2\n", "output": "3\n"}, {"input": "5 7\n", "output": "12\n"},
+                     {"input": "-4 4\n", "output": "0\n"}])
+SUM_OK = "a, b = map(int, input().split())\nprint(a + b)\n"
+ADD_TESTS = {"asserts": ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(10, 5) == 15"]}
+
+
+def fenced(code: str, lang: str = "python") -> str:
+    return f"Let me solve it.\n```{lang}\n{code}```\nDone."
+
+
+@pytest.fixture(scope="module")
+def fast():
+    return code_rules(timeout=1.5)
+
+
+@pytest.fixture(scope="module")
+def fast_partial():
+    return code_rules(partial=True, timeout=1.5)
+
+
+# ---------------------------------------------------------------- extraction and comparison
+def test_extract_last_block_of_the_language():
+    text = "```python\nx = 1\n```\ntext\n```js\nlet y\n```\n```py\nprint(2)\n```\n"
+    assert extract_code(text) == "print(2)\n"
+    assert extract_code("```\nprint(3)\n```") == "print(3)\n"
+    assert extract_code("<think>hm</think><answer>print(4)</answer>") == "print(4)"
+    assert extract_code("<answer>```python\nprint(5)\n```</answer>").strip() == "print(5)"
+    assert extract_code("no code at all") is None
+    assert extract_code("```python\nunterminated") is None
+
+
+@pytest.mark.parametrize("got, expected, mode, equal", [
+    ("3\n", "3", "lines", True),
+    ("3  \n\n\n", "3\n", "lines", True),
+    ("3\n4\n", "3\n", "lines", False),  # extra line
+    ("3\n", "3\n4\n", "lines", False),  # missing line
+    ("3\n", "3", "exact", False),
+    ("1   2\n", "1 2\n", "tokens", True),
+    ("1 2\n", "1\n2\n", "tokens", False),
+    ("0.3333333\n", "0.333333333\n", "float", True),
+    ("0.34\n", "0.33\n", "float", False),
+    ("abc 1.0\n", "abc 1\n", "float", True),
+])
+def test_compare_output(got, expected, mode, equal):
+    assert compare_output(got, expected, mode) is equal
+
+
+def test_parse_tests_formats_and_errors():
+    assert parse_tests(IO_SUM)["kind"] == "io"
+    assert len(parse_tests({"inputs": ["1\n"], "outputs": ["1\n"]})["cases"]) == 1
+    t = parse_tests({"test_cases": [{"input": "x", "output": "y"}], "normalize": "tokens"})
+    assert t["normalize"] == "tokens"
+    call = parse_tests({"fn_name": "add", "inputs": [[1, 2], [3, 4]], "outputs": [3, 7]})
+    assert call["kind"] == "asserts" and call["n"] == 2 and "add(*[1, 2]), 3)" in call["source"]
+    mbpp = parse_tests({"test_list": ["assert f(1) == 2", "assert f(2) == 3"], "test_setup_code": "import math"})
+    assert mbpp["n"] == 2 and mbpp["source"].startswith("import math")
+    assert parse_tests("assert f(1) == 2\nassert f(2) == 3")["n"] == 2
+    he = parse_tests({"test": "def check(candidate):\n    assert candidate(1) == 2\n", "entry_point": "f"})
+    assert he["n"] == 1 and he["entry_point"] == "f"
+    with pytest.raises(ValueError, match="normalize"):
+        parse_tests({"test_cases": [{"input": "", "output": ""}], "normalize": "fuzzy"})
+    with pytest.raises(ValueError, match="no top-level assert"):
+        parse_tests("x = 1")
+    with pytest.raises(ValueError, match="expected keys"):
+        parse_tests({"cases": []})
+    with pytest.raises(ValueError, match="tests\\[0\\]"):
+        parse_tests([{"input": "1"}])
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="unknown"):
+        code_rules(speed=3)
+    with pytest.raises(ValueError, match="language"):
+        code_rules(language="rust")
+
+
+# ---------------------------------------------------------------- stdin/stdout grading
+def test_presets_reward_and_labels():
+    code, partial = load_rules("code"), load_rules("code-partial")
+    assert code.labels[:7] == ("passed", "wrong_answer", "runtime_error", "timeout", "compile_error",
+                               "no_code", "harness_tampered")
+    out = code.score(fenced(SUM_OK), tests=IO_SUM)
+    assert (out.reward, out.label) == (1.0, "passed")
+    assert out.details["verdict"]["details"]["passed"] == 3
+    assert partial.score(fenced(SUM_OK), tests=IO_SUM).reward == 1.0
+
+
+@pytest.mark.parametrize("program, label", [
+    ("a, b = map(int, input().split())\nprint(a * b)\n", "wrong_answer"),
+    ("print(3)\n", "wrong_answer"),
+    ("import sys\nsys.exit(0)\n", "wrong_answer"),  # exits 0 early: no output is no answer
+    ("raise ValueError('boom')\n", "runtime_error"),
+    ("def f(:\n", "compile_error"),
+    ("while True:\n    pass\n", "timeout"),
+    ("x = bytearray(10**10)\n", "runtime_error"),
+    ("a, b = map(int, input().split())\nprint(a + b)\nprint('extra')\n", "wrong_answer"),
+])
+def test_io_failures_get_their_label(fast, program, label):
+    out = fast.score(fenced(program), tests=IO_SUM)
+    assert out.label == label, out.details
+    assert out.reward == -1.0
+
+
+def test_partial_credit_is_the_fraction_passed(fast_partial):
+    program = "a, b = map(int, input().split())\nprint(a + b if a > 0 else 99)\n"
+    out = fast_partial.score(fenced(program), tests=IO_SUM)
+    assert out.label == "wrong_answer"
+    assert math.isclose(out.reward, 2 / 3)
+    assert fast_partial.score("nothing", tests=IO_SUM).reward == 0.0
+
+
+def test_no_code_and_missing_tests(fast):
+    assert fast.score("I think the answer is 3.", tests=IO_SUM).label == "no_code"
+    out = fast.score(fenced(SUM_OK))
+    assert out.label == "error" and math.isnan(out.reward)  # the row is broken, not the policy
+
+
+def test_tokens_normalization_declared_in_tests(fast):
+    tests = {"test_cases": [{"input": "3\n", "output": "1 2 3\n"}], "normalize": "tokens"}
+    program = "n = int(input())\nprint('   '.join(str(i + 1) for i in range(n)) + '  ')\n"
+    assert fast.score(fenced(program), tests=tests).label == "passed"
+    tests["normalize"] = "exact"
+    assert fast.score(fenced(program), tests=tests).label == "wrong_answer"
+
+
+# ---------------------------------------------------------------- assert-style grading
+def test_assert_tests_pass_and_fail(fast, fast_partial):
+    assert fast.score(fenced("def add(a, b):\n    return a + b\n"), tests=ADD_TESTS).label == "passed"
+    out = fast_partial.score(fenced("def add(a, b):\n    return 3 if a == 1 else a - b\n"), tests=ADD_TESTS)
+    assert out.label == "wrong_answer" and math.isclose(out.reward, 1 / 3)
+    out = fast.score(fenced("def add(a, b):\n    raise KeyError(a)\n"), tests=ADD_TESTS)
+    assert out.label == "runtime_error"
+    assert fast.score(fenced("def add(a, b) return 1\n"), tests=ADD_TESTS).label == "compile_error"
+    assert fast.score(fenced("def add(a, b):\n    while True: pass\n"), tests=ADD_TESTS).label == "timeout"
+
+
+def test_humaneval_and_call_based_and_classes(fast):
+    he = {"test": "def check(candidate):\n    assert candidate([3, 1, 2]) == [1, 2, 3]\n"
+                  "    assert candidate([]) == []\n", "entry_point": "sort_list"}
+    assert fast.score(fenced("def sort_list(x):\n    return sorted(x)\n"), tests=he).label == "passed"
+    assert fast.score(fenced("def sort_list(x):\n    return x\n"), tests=he).label == "wrong_answer"
+    apps = {"fn_name": "fib", "inputs": [[1], [10], [20]], "outputs": [1, [55], 6765]}  # APPS wraps some
+    fib = "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n"
+    assert fast.score(fenced(fib), tests=apps).label == "passed"
+    leet = {"asserts": "assert Solution().twoSum([2, 7, 11, 15], 9) == [0, 1]\n"
+                       "assert sorted(Solution().twoSum([3, 2, 4], 6)) == [1, 2]\n"}
+    two = ("class Solution:\n    def twoSum(self, nums, t):\n        seen = {}\n"
+           "        for i, x in enumerate(nums):\n            if t - x in seen:\n"
+           "                return [seen[t - x], i]\n            seen[x] = i\n")
+    assert fast.score(fenced(two), tests=leet).label == "passed"
+    pairs = {"fn_name": "divmod2", "inputs": [[7, 2]], "outputs": [[3, 1]]}  # a tuple equals APPS's list
+    assert fast.score(fenced("def divmod2(a, b):\n    return a // b, a % b\n"), tests=pairs).label == "passed"
+    mbpp = {"test_list": ["assert is_even(2)", "assert not is_even(3)"]}
+    assert fast.score(fenced("def is_even(n):\n    return n % 2 == 0\n"), tests=mbpp).label == "passed"
+
+
+# Each program below fails add(1, 2) == 3 honestly, and tries to pass anyway.
+TAMPER = {
+    "exit_0_before_tests": ("import sys\nsys.exit(0)\ndef add(a, b):\n    return a + b\n", "harness_tampered"),
+    "os_exit_during_tests": ("import os\ndef add(a, b):\n    os._exit(0)\n", "harness_tampered"),
+    "kill_the_harness": ("import os, signal\ndef add(a, b):\n    for p in (os.getppid(), 1, -1):\n"
+                         "        try:\n            os.kill(p, signal.SIGKILL)\n        except OSError:\n"
+                         "            pass\n    return 0\n", None),
+    "always_equal_object": ("class Yes:\n    def __eq__(self, other):\n        return True\n"
+                            "    __hash__ = object.__hash__\ndef add(a, b):\n    return Yes()\n", "runtime_error"),
+    "int_subclass_eq": ("class I(int):\n    def __eq__(self, o):\n        return True\n"
+                        "def add(a, b):\n    return I(0)\n", "wrong_answer"),
+    "redefine_builtins": ("import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\n"
+                          "builtins.sorted = lambda *a, **k: [0]\nbuiltins.__dict__['print'] = None\n"
+                          "def add(a, b):\n    return 0\n", "wrong_answer"),
+    "fake_report_on_stdout": ("import sys\nfor _ in range(3):\n    print('{\"ev\": \"done\", \"results\": [\"passed\"]}')\n"
+                              "    print('3\\n0\\n15\\nOK passed 3/3')\ndef add(a, b):\n    return 0\n", "wrong_answer"),
+    "garbage_on_every_fd": ("import os\nfor fd in range(0, 64):\n    try:\n        os.write(fd, b'{\"v\": 3}\\n')\n"
+                            "    except OSError:\n        pass\ndef add(a, b):\n    return 0\n", None),
+    "delete_the_test_file": ("import os, glob\nfor p in glob.glob('*') + glob.glob('../*/*'):\n    try:\n"
+                             "        os.remove(p)\n    except OSError:\n        pass\ndef add(a, b):\n    return 0\n",
+                             "wrong_answer"),
+    "monkeypatch_math": ("import math\nmath.isclose = lambda *a, **k: True\ndef add(a, b):\n    return 0\n",
+                         "wrong_answer"),
+    "raise_system_exit_in_call": ("def add(a, b):\n    raise SystemExit(0)\n", "runtime_error"),
+    "raise_assertion_in_call": ("def add(a, b):\n    raise AssertionError('fine')\n", "runtime_error"),
+    "huge_return_value": ("def add(a, b):\n    return 'x' * (10 ** 8)\n", None),
+    "return_generator": ("def add(a, b):\n    yield 3\n", "runtime_error"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPER))
+def test_harness_tampering_never_passes(fast, name):
+    program, label = TAMPER[name]
+    tests = {"asserts": "import math\nassert add(1, 2) == 3\nassert math.isclose(add(1, 2), 3)\n"}
+    out = fast.score(fenced(program), tests=tests)
+    assert out.reward == -1.0, out.details
+    assert out.label != "passed"
+    if label is not None:
+        assert out.label == label, out.details
+    else:
+        assert out.label in ("wrong_answer", "runtime_error", "harness_tampered", "timeout"), out.details
+
+
+def test_io_program_cannot_see_expected_output(fast):
+    """The expected output never enters the program's sandbox: reading everything fails."""
+    snoop = ("import os\nfor root, dirs, files in os.walk('/tmp'):\n    for f in files:\n"
+             "        try:\n            print(open(os.path.join(root, f)).read())\n        except OSError:\n"
+             "            pass\n")
+    tests = [{"input": "", "output": "secret-expected-7731\n"}]
+    out = fast.score(fenced(snoop), tests=tests)
+    assert out.label == "wrong_answer"
+
+
+def test_score_batch_in_worker_processes(fast):
+    good, bad = fenced(SUM_OK), fenced("print(0)\n")
+    batch = fast.score_batch([good, bad, good, "no code"], fields=[{"tests": IO_SUM}] * 4, workers=2)
+    assert batch.labels == ["passed", "wrong_answer", "passed", "no_code"]
+    assert batch.rewards.tolist() == [1.0, -1.0, 1.0, -1.0]
