@@ -1,0 +1,189 @@
+"""Test side of a two-sandbox test run (stdlib only; runs as the sandbox's main program).
+
+Runs the trusted tests (``tests.py``) with every name the program defines bound to a proxy: a
+call, attribute, item, ``len``/``iter``/``bool`` on a proxy is a request to the program's sandbox
+(fd ``argv[1]``), answered with plain data or another proxy (fd ``argv[2]``). Builtins and modules
+are this process's own (a program cannot redefine ``sorted`` or ``math.isclose`` for the tests),
+and comparisons happen here, on plain values, so the program never sees an expected value. Each
+top-level ``assert`` is one test; the report is one line, prefixed by ``argv[3]``, on stdout.
+"""
+
+import ast
+import builtins
+import json
+import os
+import sys
+
+import _rs_codec as codec
+
+req = os.fdopen(int(sys.argv[1]), "w", encoding="utf-8")
+resp = os.fdopen(int(sys.argv[2]), "r", encoding="utf-8")
+MARKER = sys.argv[3]
+CONFIG = json.loads(sys.argv[4])
+MAX_LINE = 64 * 1024 * 1024
+
+
+class ChannelLost(BaseException):
+    """The program's sandbox closed the channel (it exited, crashed or was killed)."""
+
+
+class Tampered(BaseException):
+    """The program wrote something on the channel that this harness never asked for."""
+
+
+def _read():
+    line = resp.readline(MAX_LINE)
+    if not line:
+        raise ChannelLost("the program closed the channel")
+    if not line.endswith("\n"):
+        raise Tampered("oversized or truncated reply")
+    try:
+        return codec.loads(line)
+    except ValueError:
+        raise Tampered("reply is not JSON") from None
+
+
+def rpc(msg):
+    try:
+        req.write(codec.dumps(msg) + "\n")
+        req.flush()
+    except (BrokenPipeError, OSError):
+        raise ChannelLost("the program closed the channel") from None
+    out = _read()
+    if not isinstance(out, dict):
+        raise Tampered("reply is not an object")
+    try:
+        if "v" in out:
+            return codec.decode(out["v"])
+        if "ref" in out:
+            return Remote(int(out["ref"]), str(out.get("type", "?"))[:50])
+        name, text = out["err"]
+    except (KeyError, ValueError, TypeError, RecursionError):
+        raise Tampered("malformed reply") from None
+    cls = getattr(builtins, str(name), None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = RuntimeError
+    try:
+        exc = cls(str(text))
+    except Exception:  # noqa: BLE001 - e.g. UnicodeDecodeError wants 5 args
+        exc = RuntimeError(f"{name}: {text}")
+    exc._rs_remote = True
+    raise exc
+
+
+def _arg(x):
+    if isinstance(x, Remote):
+        return {"ref": object.__getattribute__(x, "_ref")}
+    try:
+        return {"v": codec.encode(x)}
+    except codec.Unencodable:
+        raise TypeError(f"cannot pass a {type(x).__name__} to the program (plain data only)") from None
+
+
+class Remote:
+    __slots__ = ("_ref", "_type")
+
+    def __init__(self, ref, typ):
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", typ)
+
+    def __call__(self, *args, **kwargs):
+        return rpc({"op": "call", "ref": self._ref, "args": [_arg(a) for a in args],
+                    "kwargs": {str(k): _arg(v) for k, v in kwargs.items()}})
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return rpc({"op": "getattr", "ref": self._ref, "name": name})
+
+    def __getitem__(self, key):
+        return rpc({"op": "getitem", "ref": self._ref, "key": _arg(key)["v"]})
+
+    def __iter__(self):
+        return iter(rpc({"op": "list", "ref": self._ref}))
+
+    def __len__(self):
+        return rpc({"op": "len", "ref": self._ref})
+
+    def __bool__(self):
+        return rpc({"op": "bool", "ref": self._ref})
+
+    def __str__(self):
+        return rpc({"op": "str", "ref": self._ref})
+
+    def __repr__(self):
+        return f"<program {self._type}>"
+
+
+def report(obj):
+    sys.stdout.write("\n" + MARKER + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def classify(exc):
+    if isinstance(exc, AssertionError) and not getattr(exc, "_rs_remote", False):
+        return "wrong_answer"
+    return "runtime_error"
+
+
+def main():
+    try:
+        first = _read()
+    except (ChannelLost, Tampered) as exc:
+        report({"ev": "lost" if isinstance(exc, ChannelLost) else "tampered", "reason": str(exc)})
+        return
+    ev = first.get("ev") if isinstance(first, dict) else None
+    if ev != "ready":
+        report({"ev": ev if ev in ("compile_error", "exited", "load_error") else "tampered",
+                "reason": str(first)[:500]})
+        return
+    ns = {"__name__": "__tests__"}
+    for name, kind in dict(first.get("names", {})).items():
+        if not isinstance(name, str) or hasattr(builtins, name):
+            continue
+        if isinstance(kind, str) and kind.startswith("module:"):
+            try:
+                ns[name] = __import__(kind[7:], fromlist=["_"])
+            except Exception:  # noqa: BLE001 - a module of the program's own: not usable here
+                pass
+            continue
+        try:
+            ns[name] = rpc({"op": "get", "name": name})
+        except (ChannelLost, Tampered):
+            raise
+        except Exception:  # noqa: BLE001
+            pass
+    with open("tests.py", encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), "tests.py")
+    def is_check_call(s):
+        return (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+                and isinstance(s.value.func, ast.Name) and s.value.func.id == "check")
+
+    units = [(isinstance(s, ast.Assert) or is_check_call(s), s) for s in tree.body]
+    entry = CONFIG.get("entry_point")
+    calls_check = any(is_check_call(s) for s in tree.body)
+    if entry and not calls_check:
+        call = ast.parse(f"check({entry})").body[0]
+        units.append((True, call))
+    results, stop = [], None
+    for is_test, stmt in units:
+        if stop is not None:
+            if is_test:
+                results.append(stop)
+            continue
+        code = compile(ast.Module(body=[stmt], type_ignores=[]), "tests.py", "exec")
+        try:
+            exec(code, ns)
+            outcome = "passed"
+        except ChannelLost:
+            outcome = stop = "lost"
+        except Tampered:
+            outcome = stop = "tampered"
+        except Exception as exc:  # noqa: BLE001 - the test's verdict
+            outcome = classify(exc)
+        if is_test:
+            results.append(outcome)
+    report({"ev": "done", "results": results})
+
+
+main()

@@ -1,0 +1,110 @@
+"""Grade an untrusted program against trusted assert-style tests, from two sandboxes.
+
+``run_tests(program, tests)`` starts the program in one sandbox (``_rpc_server``: it loads the
+program and answers requests) and the tests in another (``_rpc_client``: it runs each top-level
+``assert`` with the program's names bound to proxies), joined by two pipes. Expected values and the
+comparisons stay in the tests' sandbox, the verdict is read from the tests' sandbox only, and each
+sandbox's exit status comes from its supervisor: a program that exits 0 early, kills its harness,
+redefines builtins, returns an object whose ``__eq__`` always says yes, or prints a fake report
+cannot pass a test it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rewardsmith.sandbox import RunResult, SandboxConfig, run
+
+__all__ = ["TestRun", "run_tests", "TEST_OUTCOMES"]
+
+TEST_OUTCOMES = ("passed", "wrong_answer", "runtime_error", "lost", "tampered")
+_HERE = Path(__file__).parent
+_CODEC = (_HERE / "_codec.py").read_text()
+_SERVER = (_HERE / "_rpc_server.py").read_text()
+_CLIENT = (_HERE / "_rpc_client.py").read_text()
+
+
+@dataclass
+class TestRun:
+    """``event``: ``done`` (tests ran), ``compile_error``, ``load_error`` (the program raised while
+    loading), ``exited`` (it called sys.exit while loading), ``lost`` (its sandbox closed the
+    channel), ``tampered`` or ``harness_error``. ``results``: one of TEST_OUTCOMES per test."""
+
+    event: str
+    results: list[str]
+    program: RunResult
+    tester: RunResult
+    reason: str = ""
+    details: dict = field(default_factory=dict)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(r == "passed" for r in self.results)
+
+
+def run_tests(program: str, tests: str, *, entry_point: str | None = None, timeout: float = 10.0,
+              memory_mb: int = 512, config: SandboxConfig | None = None) -> TestRun:
+    """Run ``tests`` (Python source with top-level ``assert`` statements, or HumanEval's
+    ``def check(candidate)`` plus ``entry_point``) against ``program``; both sandboxed."""
+    if not isinstance(program, str) or not isinstance(tests, str):
+        raise ValueError("program and tests: expected Python source strings")
+    cfg = config or SandboxConfig()
+    req_r, req_w = os.pipe()
+    resp_r, resp_w = os.pipe()
+    marker = "@@rewardsmith-tests-" + secrets.token_hex(8) + "@@"
+    started = {"n": 0}
+    lock = threading.Lock()
+    parent_fds = [req_r, req_w, resp_r, resp_w]
+
+    def close_ours():
+        with lock:
+            started["n"] += 1
+            if started["n"] == 2:
+                for fd in parent_fds:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+
+    out: dict[str, RunResult] = {}
+
+    def run_program():
+        out["program"] = run(_SERVER, files={"solution.py": program, "_rs_codec.py": _CODEC},
+                             argv=[str(req_r), str(resp_w)], pass_fds=[req_r, resp_w], timeout=timeout,
+                             memory_mb=memory_mb, config=cfg, on_start=close_ours)
+
+    thread = threading.Thread(target=run_program, daemon=True)
+    try:
+        thread.start()
+        tester = run(_CLIENT, files={"tests.py": tests, "_rs_codec.py": _CODEC},
+                     argv=[str(req_w), str(resp_r), marker, json.dumps({"entry_point": entry_point})],
+                     pass_fds=[req_w, resp_r], timeout=timeout + 2.0, memory_mb=max(memory_mb, 256),
+                     config=cfg, on_start=close_ours)
+    finally:
+        thread.join()
+        if started["n"] < 2:  # a sandbox failed to start: nobody closed our ends
+            for fd in parent_fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+    prog = out["program"]
+    report = None
+    for line in reversed(tester.stdout.splitlines()):
+        if line.startswith(marker):
+            try:
+                report = json.loads(line[len(marker):])
+            except ValueError:
+                report = None
+            break
+    if not isinstance(report, dict):
+        why = f"test sandbox {tester.status} (rc {tester.returncode}): {tester.stderr[-500:]}"
+        return TestRun("harness_error", [], prog, tester, reason=why)
+    ev = str(report.get("ev"))
+    results = [str(r) for r in report.get("results", [])]
+    return TestRun(ev, results, prog, tester, reason=str(report.get("reason", ""))[:500])

@@ -1,0 +1,73 @@
+"""The hostile programs (shared by the root and the unprivileged-caller corpus tests)."""
+
+# name -> (source, allowed statuses)
+CORPUS: dict[str, tuple[str, set[str]]] = {
+    "fork_bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                  {"timeout", "error", "killed", "ok"}),
+    "subprocess_bomb": ("import subprocess, sys\nwhile True:\n    try:\n"
+                        "        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(100)'])\n"
+                        "    except OSError:\n        pass\n", {"timeout", "error", "killed"}),
+    "infinite_loop": ("while True:\n    pass\n", {"timeout"}),
+    "sleep_forever": ("import time\ntime.sleep(1000)\n", {"timeout"}),
+    "busy_threads": ("import threading\ndef spin():\n    while True: pass\n"
+                     "for _ in range(8): threading.Thread(target=spin).start()\n", {"timeout", "error"}),
+    "memory_bomb": ("x = []\nwhile True:\n    x.append(bytearray(50 * 1024 * 1024))\n", {"memory"}),
+    "memory_bomb_children": ("import os\nfor _ in range(8):\n    if os.fork() == 0:\n"
+                             "        x = bytearray(10**10)\n", {"memory", "error", "ok", "killed"}),
+    "huge_stdout": ("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", {"output_limit"}),
+    "huge_stderr": ("import sys\nwhile True:\n    sys.stderr.write('e' * 65536)\n", {"output_limit"}),
+    "write_outside": ("import sys, os\nd = sys.argv[1]\n"
+                      "for p in [os.path.join(d, 'pwned.txt'), os.path.join(d, 'canary.txt'), '/tmp/pwned-rs',\n"
+                      "          os.path.expanduser('~/pwned'), '/var/tmp/pwned-rs', '/root/pwned-rs']:\n"
+                      "    try:\n        open(p, 'w').write('pwned')\n    except OSError as e:\n        print('blocked', p)\n",
+                      {"ok"}),
+    "read_secret_env": ("import os\nprint(dict(os.environ))\nprint(os.environ.get('REWARDSMITH_HOSTILE_SECRET'))\n",
+                        {"ok"}),
+    "read_proc_environ": ("import os, sys\nfor pid in [sys.argv[2], sys.argv[3], str(os.getppid()), '1'] + os.listdir('/proc'):\n"
+                          "    try:\n        print(open(f'/proc/{pid}/environ', 'rb').read())\n"
+                          "    except (OSError, ValueError):\n        pass\n", {"ok"}),
+    "socket_to_listener": ("import socket, sys\ns = socket.create_connection(('127.0.0.1', int(sys.argv[4])), timeout=2)\n"
+                           "s.sendall(b'stolen')\n", {"error"}),
+    "kill_parent": ("import os, sys, signal\nfor pid in [os.getppid(), int(sys.argv[3]), int(sys.argv[2]), 1]:\n"
+                    "    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n        print('denied', e)\n",
+                    {"ok", "killed", "error"}),
+    "kill_everything": ("import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError as e:\n    print(e)\n"
+                        "try:\n    os.killpg(0, signal.SIGKILL)\nexcept OSError as e:\n    print(e)\n",
+                        {"ok", "killed", "error"}),
+    "setsid_escape": ("import os, time, sys\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1.5)\n"
+                      "    open(os.path.join(sys.argv[1], 'late.txt'), 'w').write('escaped')\n    os._exit(0)\n",
+                      {"ok", "error"}),
+    "daemonize": ("import os, time, sys\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+                  "        os.close(0); os.close(1); os.close(2)\n        time.sleep(1.5)\n"
+                  "        open(os.path.join(sys.argv[1], 'daemon.txt'), 'w').write('escaped')\n"
+                  "    os._exit(0)\nprint('parent done')\n", {"ok", "error"}),
+    "recursion_bomb": ("import sys\nsys.setrecursionlimit(10**7)\ndef f(n):\n    return f(n + 1)\nf(0)\n",
+                       {"killed", "error", "memory", "timeout"}),
+    "ctypes_segfault": ("import ctypes\nctypes.string_at(0)\n", {"killed", "error"}),
+    "symlink_tricks": ("import os, sys\nos.symlink(sys.argv[1], 'out')\nos.symlink('/etc/shadow', 'shadow')\n"
+                       "os.symlink(os.path.join(sys.argv[1], 'canary.txt'), 'canary')\n"
+                       "for p in ['out/pwned.txt', 'canary']:\n    try:\n        open(p, 'w').write('pwned')\n"
+                       "    except OSError:\n        print('blocked', p)\ntry:\n    print(open('shadow').read())\n"
+                       "except OSError:\n    print('no shadow')\n", {"ok", "error"}),
+    "file_size_bomb": ("with open('big.bin', 'wb') as fh:\n    while True:\n        fh.write(b'0' * (1 << 20))\n",
+                       {"error", "killed"}),
+    "tmpfs_fill": ("import os\ni = 0\nwhile True:\n    with open(f'/tmp/f{i}', 'wb') as fh:\n"
+                   "        fh.write(b'0' * (1 << 20))\n    i += 1\n", {"error", "killed"}),
+    "fd_exhaustion": ("fs = []\nwhile True:\n    fs.append(open('/dev/null'))\n", {"error"}),
+    "ignore_signals": ("import signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):\n"
+                       "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass\n", {"timeout"}),
+    "forge_status_fd": ("import os\nfor fd in range(3, 256):\n    try:\n"
+                        "        os.write(fd, b'{\"exit\": 0, \"cpu_s\": 0}')\n    except OSError:\n        pass\n"
+                        "raise SystemExit(3)\n", {"error"}),
+    "read_parent_memory": ("import os\nfor p in ['/proc/1/mem', f'/proc/{os.getppid()}/mem', '/proc/1/fd/0']:\n"
+                           "    try:\n        open(p, 'rb').read(16); print('read', p)\n    except OSError:\n"
+                           "        print('denied', p)\n", {"ok", "error"}),
+    "chmod_workdir": ("import os\nos.makedirs('a/b', exist_ok=True)\nopen('a/b/f', 'w').write('x')\n"
+                      "os.chmod('a/b', 0)\nos.chmod('a', 0)\nos.chmod('.', 0o500)\n", {"ok", "error"}),
+    "exhaust_threads": ("import threading, time\nn = 0\ntry:\n    while True:\n"
+                        "        threading.Thread(target=time.sleep, args=(100,), daemon=True).start(); n += 1\n"
+                        "except Exception as e:\n    print('stopped at', n)\n", {"ok", "error", "timeout"}),
+    "mount_and_unshare": ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                          "print(libc.unshare(0x10000000), libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))\n"
+                          "print(libc.setuid(0))\n", {"ok", "error"}),
+}
