@@ -1,0 +1,178 @@
+"""One GRPO step: rewardsmith's trainer vs TRL 1.16's GRPOTrainer, same model, batch and loss, on CPU.
+
+Both sides load the same local checkpoint (a tiny Llama, ~89k parameters, random weights, with a
+character-level ``PreTrainedTokenizerFast`` built here), sample 8 prompts x 4 completions of up to
+12 tokens at temperature 1, score them with the seed-tiered rule set, use group-normalized
+advantages with TRL's settings (Bessel std, eps 1e-4), the per-sequence ``grpo`` loss, beta 0, one
+AdamW step, the same learning rate and the same number of CPU threads. Each side runs in its own
+subprocess of this one run (so peak memory is its own); time per step is the median wall time
+between consecutive steps after warm-up.
+
+    python benchmarks/trainer.py [--steps 12] [--warmup 3] [--threads 1]
+
+Target: rewardsmith at most half of TRL's time per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROMPTS, GENERATIONS, COMPLETION_LEN, LR = 8, 4, 12, 1e-4
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build_checkpoint(directory: Path) -> int:
+    """A tiny Llama (random init, seed 0) and a char tokenizer, saved as a normal local checkpoint."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    from rewardsmith.train.model import CharTokenizer, build_tiny_model
+
+    chars = CharTokenizer()
+    vocab = {t: i for i, t in enumerate(chars.vocab)}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="?"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    tk.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                  unk_token="?", additional_special_tokens=["<think>", "</think>", "<answer>", "</answer>"])
+    model = build_tiny_model(len(chars), 64, 2, 4, seed=0)
+    model.save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return sum(p.numel() for p in model.parameters())
+
+
+def prompts(n: int) -> list[dict]:
+    import numpy as np
+
+    from rewardsmith.train.tasks import ArithmeticTask
+
+    return [{"prompt": p.prompt, "answer": p.answer} for p in ArithmeticTask().sample(np.random.default_rng(0), n)]
+
+
+def run_rewardsmith(ckpt: Path, steps: int, threads: int) -> dict:
+    from rewardsmith.train import GRPOConfig, train
+
+    cfg = GRPOConfig(model=str(ckpt), steps=steps, prompts_per_step=PROMPTS, group_size=GENERATIONS,
+                     max_new_tokens=COMPLETION_LEN, estimator="grpo", estimator_options={"ddof": 1, "eps": 1e-4},
+                     loss_agg="grpo", beta=0.0, lr=LR, adam_beta2=0.999, threads=threads, checkpoint_every=0,
+                     progress=False, samples_per_step=0)
+    stamps: list[float] = []
+    base = _rss_mb()
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        rows = train(cfg, Path(out) / "run", on_step=lambda row: stamps.append(time.perf_counter()))
+    lens = [r["completion_len"] for r in rows]
+    return {"stamps": [t0] + stamps, "rss_before_mb": base, "peak_mb": _peak_mb(),
+            "completion_len": statistics.mean(lens)}
+
+
+def run_trl(ckpt: Path, steps: int, threads: int) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig as TRLConfig
+    from trl import GRPOTrainer
+
+    from rewardsmith.rules import load_rules
+
+    torch.set_num_threads(threads)
+    rules = load_rules("seed-tiered")
+
+    def reward(completions, answer, **_):
+        return [float(x) for x in rules.score_batch(list(completions), list(answer), workers=0).rewards]
+
+    stamps: list[float] = []
+    lens: list[float] = []
+
+    class Stamp(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            stamps.append(time.perf_counter())
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "completions/mean_length" in logs:
+                lens.append(logs["completions/mean_length"])
+
+    with tempfile.TemporaryDirectory() as out:
+        args = TRLConfig(output_dir=out, per_device_train_batch_size=PROMPTS * GENERATIONS,
+                         num_generations=GENERATIONS, max_completion_length=COMPLETION_LEN, max_steps=steps,
+                         learning_rate=LR, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
+                         beta=0.0, loss_type="grpo", scale_rewards="group", temperature=1.0, use_cpu=True,
+                         bf16=False, fp16=False, report_to="none", logging_steps=1, save_strategy="no",
+                         disable_tqdm=True, seed=0, dataloader_num_workers=0)
+        model = AutoModelForCausalLM.from_pretrained(ckpt, local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(ckpt, local_files_only=True)
+        data = Dataset.from_list(prompts(PROMPTS * (steps + 2)))
+        trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
+                              processing_class=tok, callbacks=[Stamp()])
+        base = _rss_mb()
+        t0 = time.perf_counter()
+        trainer.train()
+    return {"stamps": [t0] + stamps, "rss_before_mb": base, "peak_mb": _peak_mb(),
+            "completion_len": statistics.mean(lens) if lens else float("nan")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3, help="alternate the sides this many times; best median wins")
+    ap.add_argument("--side", choices=["rewardsmith", "trl"], help=argparse.SUPPRESS)
+    ap.add_argument("--ckpt", type=Path, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.side:  # child process: one side, JSON on the last line of stdout
+        fn = run_rewardsmith if a.side == "rewardsmith" else run_trl
+        print(json.dumps(fn(a.ckpt, a.steps, a.threads)))
+        return
+    print(f"One GRPO step on CPU: tiny Llama, {PROMPTS} prompts x {GENERATIONS} completions of <= "
+          f"{COMPLETION_LEN} tokens, loss grpo, beta 0, {a.threads} thread(s); median of steps "
+          f"{a.warmup + 1}..{a.steps}, best of {a.rounds} alternating round(s)")
+    best: dict[str, tuple[float, dict]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        n_params = build_checkpoint(Path(d))
+        for rnd in range(a.rounds):
+            for side in ("rewardsmith", "trl"):
+                env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+                p = subprocess.run([sys.executable, __file__, "--side", side, "--ckpt", d, "--steps", str(a.steps),
+                                    "--threads", str(a.threads)], capture_output=True, text=True, env=env)
+                if p.returncode != 0:
+                    sys.exit(f"{side} failed:\n{p.stderr[-3000:]}")
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+                st = r["stamps"]
+                med = statistics.median([b - x for x, b in zip(st[:-1], st[1:])][a.warmup :])
+                print(f"  round {rnd + 1} {side:12s} {med:.3f} s/step")
+                if side not in best or med < best[side][0]:
+                    best[side] = (med, r)
+    print(f"model: {n_params:,} parameters")
+    print(f"{'':14s}{'s/step':>9s}{'peak RSS MB':>13s}{'RSS before MB':>15s}{'mean compl. len':>17s}")
+    per = {}
+    for side, (med, r) in best.items():
+        per[side] = med
+        print(f"{side:14s}{med:9.3f}{r['peak_mb']:13.0f}{r['rss_before_mb']:15.0f}{r['completion_len']:17.1f}")
+    ratio = per["rewardsmith"] / per["trl"]
+    print(f"rewardsmith / TRL time per step: {ratio:.2f} (target <= 0.50: {'met' if ratio <= 0.5 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

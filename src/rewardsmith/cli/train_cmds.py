@@ -1,0 +1,177 @@
+"""``rewardsmith train``, ``rewardsmith experiment``, ``rewardsmith report``.
+
+Every ``GRPOConfig`` field is an option of ``train`` and ``experiment`` (``--lr``, ``--group-size``,
+``--dynamic-sampling/--no-dynamic-sampling``, ``--estimator-options '{"ddof": 1}'``, ...), with the
+field's one-line doc as its help. Precedence: defaults < ``--config FILE`` < options given.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rewardsmith.cli._app import app
+
+_console = Console()
+
+
+def _config_params() -> list[inspect.Parameter]:
+    from rewardsmith.train.config import FIELD_DOCS, GRPOConfig
+
+    params = []
+    for f in fields(GRPOConfig):
+        t = f.type if not isinstance(f.type, str) else {"int": int, "float": float, "str": str,
+                                                         "bool": bool}.get(f.type, str)
+        flag = "--" + f.name.replace("_", "-")
+        decl = [f"{flag}/--no-{flag[2:]}"] if t is bool else [flag]
+        params.append(inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[t],
+            default=typer.Option(None, *decl, help=FIELD_DOCS.get(f.name, ""), show_default=False)))
+    return params
+
+
+def _build_config(config_file: Optional[Path], given: dict[str, Any]):
+    from rewardsmith.train.config import GRPOConfig
+
+    data: dict[str, Any] = {}
+    try:
+        if config_file is not None:
+            data = GRPOConfig.from_file(config_file).to_dict()
+        for k, v in given.items():
+            if v is None:
+                continue
+            if k == "estimator_options":
+                try:
+                    v = json.loads(v)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"estimator_options: expected a JSON object, got {v!r} ({exc.msg})") from None
+            data[k] = v
+        return GRPOConfig.from_dict(data)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _with_config_options(fn: Callable) -> Callable:
+    """Give ``fn`` (which takes ``**cfg``) one keyword option per GRPOConfig field."""
+    sig = inspect.signature(fn)
+    own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    fn.__signature__ = sig.replace(parameters=own + _config_params())
+    return fn
+
+
+def _print_summary(rows: list[dict], title: str) -> None:
+    if not rows:
+        return
+    t = Table(title=title)
+    for col in ("step", "reward", "correct", "wrong_answer", "bad_format", "top skeleton", "entropy"):
+        t.add_column(col, justify="right")
+    for r in (rows[0], rows[len(rows) // 2], rows[-1]):
+        lf = r["label_frac"]
+        t.add_row(str(r["step"]), f"{r['reward_mean']:+.3f}", f"{lf.get('correct', 0):.2f}",
+                  f"{lf.get('wrong_answer', 0):.2f}", f"{lf.get('bad_format', 0):.2f}",
+                  f"{r['top_skeleton_share']:.2f}", f"{r['entropy'] or 0:.2f}")
+    _console.print(t)
+
+
+@_with_config_options
+def train_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (metrics.jsonl, samples.parquet, checkpoint.pt)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML or JSON file of GRPOConfig fields."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
+    **cfg: Any,
+) -> None:
+    """Train a policy with GRPO on rule rewards; log metrics, samples and checkpoints to --out."""
+    from rewardsmith.train import train
+
+    if resume and config is None and (out / "config.json").exists():
+        config = out / "config.json"  # the run's own settings; options given override (e.g. --steps)
+    c = _build_config(config, cfg)
+    try:
+        rows = train(c, out, resume=resume)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _print_summary(rows, f"{c.task} / {c.estimator} / seed {c.seed}")
+    _console.print(f"wrote {out}/metrics.jsonl, samples.parquet, checkpoint.pt")
+
+
+@_with_config_options
+def experiment_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Experiment directory (one sub-directory per run)."),
+    estimators: str = typer.Option(",".join(("raw", "grpo", "dr_grpo")), "--estimators", help="Comma-separated estimator names."),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
+    lrs: Optional[str] = typer.Option(None, "--lrs", help="Comma-separated learning rates to sweep (default: --lr only)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML or JSON file of GRPOConfig fields."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html when done."),
+    **cfg: Any,
+) -> None:
+    """Train the same task, model and seeds with several estimators (reruns resume)."""
+    from rewardsmith.train import run_experiment
+
+    c = _build_config(config, cfg)
+    ests = [e.strip() for e in estimators.split(",") if e.strip()]
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {seeds!r}", param_hint="--seeds") from None
+    try:
+        lr_list = None if lrs is None else [float(x) for x in lrs.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated numbers, got {lrs!r}", param_hint="--lrs") from None
+    try:
+        dirs = run_experiment(c, out, ests, seed_list, lrs=lr_list)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _console.print(f"{len(dirs)} runs in {out}")
+    if report:
+        _write_report([out], out / "report.html")
+
+
+def _write_report(runs: List[Path], output: Path) -> None:
+    from rewardsmith.report.html import write_report
+
+    try:
+        path, findings = write_report(runs, output)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for line in findings:
+        _console.print(f"- {line}")
+    _console.print(f"wrote {path}")
+
+
+@app.command("report")
+def report_cmd(
+    runs: List[Path] = typer.Argument(..., help="Run or experiment directories (searched for metrics.jsonl)."),
+    output: Path = typer.Option(None, "--out", "-o", help="HTML file to write (default: FIRST_RUN/report.html)."),
+) -> None:
+    """Write report.html with PNG plots and findings computed from training runs."""
+    _write_report(runs, output or (runs[0] / "report.html"))
+
+
+def run_training_demo(out: Path, console: Console | None = None) -> list[Path]:
+    """The demo's experiment (settings in ``rewardsmith.train.experiment.DEMO``) and its report;
+    reruns skip finished runs. Returns report.html and its PNGs."""
+    from rewardsmith.report.html import write_report
+    from rewardsmith.train import DEMO, demo_config, run_experiment
+
+    console = console or _console
+    exp = out / "experiment"
+    cfg = demo_config()
+    console.print(f"{len(DEMO['estimators'])} estimators x {len(DEMO['seeds'])} seeds x {len(DEMO['lrs'])} "
+                  f"learning rates, {cfg.steps} steps of "
+                  f"{cfg.prompts_per_step} prompts x G={cfg.group_size} on the tiny arithmetic policy")
+    run_experiment(cfg, exp, DEMO["estimators"], DEMO["seeds"], lrs=DEMO["lrs"])
+    path, lines = write_report([exp], exp / "report.html")
+    for line in lines:
+        console.print(f"- {line}")
+    return [path, *sorted((exp / "report_files").glob("*.png"))]
+
+
+app.command("train")(train_cmd)
+app.command("experiment")(experiment_cmd)

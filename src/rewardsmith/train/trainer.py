@@ -1,0 +1,380 @@
+"""GRPO, top to bottom: sample G completions per prompt, score them with rules, turn rewards into
+advantages, take a clipped policy-gradient step. One function, ``train``, reads as the algorithm.
+
+Loss per completion token t of completion i (advantage ``A_i``, ratio ``rho = pi/pi_old``)::
+
+    l_it = -min(rho * A_i, clip(rho, 1 - clip_low, 1 + clip_high) * A_i) + beta * k3_it
+    k3_it = exp(ref - logp) - (ref - logp) - 1          (Schulman's k3 estimate of KL(pi || ref))
+
+aggregated over the completion tokens (mask ``m``) as
+
+    grpo:    mean_i [ sum_t m_it l_it / sum_t m_it ]          (per-sequence mean, DeepSeekMath)
+    dr_grpo: sum_it m_it l_it / (B * max_new_tokens)          (constant normalizer, Dr. GRPO)
+    dapo:    sum_it m_it l_it / sum_it m_it                    (token-level mean, DAPO)
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rewardsmith import advantages
+from rewardsmith.io import atomic_write_json, dumps_json, read_rows, write_rows
+from rewardsmith.progress import progress_bar
+from rewardsmith.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from rewardsmith.train.config import GRPOConfig
+from rewardsmith.train.fastlm import FastLM, HFForward, make_forward
+from rewardsmith.train.metrics import collapse_metrics, label_fractions, reward_stats
+from rewardsmith.train.model import Policy, load_policy, warm_start
+from rewardsmith.train.tasks import ArithmeticTask, make_task
+
+__all__ = ["train", "rollout", "Rollout", "RewardFn", "make_reward", "grpo_loss", "setup_policy"]
+
+RewardFn = Callable[[Sequence[str], Sequence[str]], "tuple[np.ndarray, list[str]]"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Reward: a RuleSet (anything with score_batch) or a callable (completions, answers) -> rewards, labels
+# ----------------------------------------------------------------------------------------------
+
+
+def make_reward(spec: Any) -> tuple[RewardFn, tuple[str, ...]]:
+    """Return ``(fn, labels)`` for a rule-set spec (preset name / YAML path / dict), a RuleSet,
+    or a callable ``(completions, answers) -> (rewards, labels)``."""
+    if isinstance(spec, (str, dict)):
+        from rewardsmith.rules import load_rules
+
+        spec = load_rules(spec)
+    if hasattr(spec, "score_batch"):
+        ruleset = spec
+
+        def fn(completions: Sequence[str], answers: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+            sb = ruleset.score_batch(list(completions), list(answers), workers=0)
+            return np.asarray(sb.rewards, dtype=np.float64), list(sb.labels)
+
+        return fn, tuple(getattr(ruleset, "labels", ()))
+    if callable(spec):
+        return spec, tuple(getattr(spec, "labels", ()))
+    raise ValueError(f"rules: expected a preset name, YAML path, RuleSet or callable, got {spec!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Rollout: batched sampling with a KV cache
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollout:
+    input_ids: Any  # (B, Lp + T) prompt (left-padded) then completion (right-padded)
+    attention_mask: Any  # (B, Lp + T) 1 on real prompt tokens and completion tokens
+    position_ids: Any  # (B, Lp + T)
+    completion_mask: Any  # (B, T) bool, completion tokens up to and including the stop token
+    prompt_len: int  # Lp
+    completion_ids: list[list[int]]  # unpadded, per completion
+    left_padded: bool  # prompts differ in length: forwards need the attention mask
+
+    @property
+    def forward_mask(self) -> Any:
+        """The mask a forward pass needs: None without left padding (the padding after a stop
+        token is never attended to by earlier tokens), which skips building a 4-D mask."""
+        return self.attention_mask if self.left_padded else None
+
+
+def _as_forward(model_or_fwd: Any) -> FastLM | HFForward:
+    return model_or_fwd if isinstance(model_or_fwd, (FastLM, HFForward)) else make_forward(model_or_fwd)
+
+
+def rollout(policy: Policy, prompts: Sequence[list[int]], group_size: int, temperature: float,
+            max_new_tokens: int, fwd: FastLM | HFForward | None = None) -> Rollout:
+    """Sample ``group_size`` completions per prompt from ``softmax(logits / temperature)``.
+
+    Our own loop with a KV cache, not ``generate``. Measured here on the tiny policy, 8 x 8
+    completions of 16 tokens, one thread (best of 7): ``generate`` 47 ms, this loop over
+    transformers' ``forward`` 36 ms, over ``fastlm.FastLM`` (the default ``fwd`` for Llama/Qwen2)
+    25 ms; ``generate`` spends its time in per-token bookkeeping (logits processors, stopping
+    criteria, cache objects). Stops at EOS or ``</answer>`` (a single token or a token sequence).
+    """
+    import torch
+
+    model = policy.model
+    fwd = _as_forward(model if fwd is None else fwd)
+    device = next(model.parameters()).device
+    rows = [p for p in prompts for _ in range(group_size)]
+    B, Lp = len(rows), max(map(len, rows))
+    ids = torch.tensor([[policy.pad_id] * (Lp - len(p)) + list(p) for p in rows], device=device)
+    att = torch.tensor([[0] * (Lp - len(p)) + [1] * len(p) for p in rows], device=device)
+    pos = (att.cumsum(-1) - 1).clamp(min=0)
+    left_padded = len({len(p) for p in rows}) > 1
+    stop_ids = torch.tensor(policy.stop_ids, device=device)
+    stop_seq = torch.tensor(policy.stop_seq, device=device) if policy.stop_seq else None
+    dec_pos = pos[:, -1:] + 1 + torch.arange(max_new_tokens, device=device)  # (B, T) positions
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    toks, hits = [], []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():  # less per-op bookkeeping than no_grad; outputs re-enter autograd below
+        cache = fwd.new_cache()
+        fwd.freeze()
+        logits = fwd(ids, pos, att.bool() if left_padded else None, cache, tail=1)[:, -1]
+        full_att = att.bool()
+        for t in range(max_new_tokens):
+            scaled = logits.float() if temperature == 1.0 else logits.float() / temperature
+            nxt = torch.multinomial(torch.softmax(scaled, dim=-1), 1)  # (B, 1)
+            toks.append(nxt)
+            hit = torch.isin(nxt[:, 0], stop_ids)
+            if stop_seq is not None and len(toks) >= len(stop_seq):
+                hit = hit | (torch.cat(toks[-len(stop_seq):], 1) == stop_seq).all(1)
+            hits.append(hit)
+            done |= hit
+            if t == max_new_tokens - 1 or bool(done.all()):
+                break
+            if left_padded:
+                full_att = torch.cat([full_att, torch.ones_like(full_att[:, :1])], 1)
+            logits = fwd(nxt, dec_pos[:, t : t + 1], full_att if left_padded else None, cache,
+                         tail=1)[:, -1]
+    fwd.unfreeze()
+    model.train(was_training)
+    # a completion is its tokens up to and including its first stop; later samples become padding
+    hit = torch.stack(hits, 1).long()
+    cmask = (hit.cumsum(1) - hit) == 0
+    comp = torch.where(cmask, torch.cat(toks, 1), policy.pad_id)
+    T = comp.shape[1]
+    input_ids = torch.cat([ids, comp], 1)
+    attention_mask = torch.cat([att, cmask.long()], 1)
+    position_ids = torch.cat([pos, dec_pos[:, :T]], 1)
+    comp_list = [[t for t, a in zip(c, m) if a] for c, m in zip(comp.tolist(), cmask.tolist())]
+    return Rollout(input_ids, attention_mask, position_ids, cmask, Lp, comp_list, left_padded)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss
+# ----------------------------------------------------------------------------------------------
+
+
+def token_logprobs(model: Any, ro: Rollout, temperature: float, with_entropy: bool = False):
+    """log pi(token) of each completion token under ``softmax(logits / temperature)``, (B, T).
+
+    ``model``: a transformers model or a forward from ``fastlm.make_forward``."""
+    import torch
+
+    fwd = _as_forward(model)
+    mask = ro.forward_mask
+    T = ro.input_ids.shape[1] - ro.prompt_len
+    logits = fwd(ro.input_ids, ro.position_ids, None if mask is None else mask.bool(), tail=T + 1)
+    logits = logits[:, :-1].float()  # position t predicts token t + 1: the T completion tokens
+    if temperature != 1.0:
+        logits = logits / temperature
+    tok = ro.input_ids[:, ro.prompt_len :]
+    lse = torch.logsumexp(logits, -1)
+    logp = logits.gather(-1, tok[..., None]).squeeze(-1) - lse
+    if not with_entropy:
+        return logp, None
+    with torch.no_grad():
+        p = torch.softmax(logits, -1)
+        ent = lse - (p * logits).sum(-1)
+    return logp, ent
+
+
+def grpo_loss(logp, old_logp, ref_logp, adv, mask, cfg: GRPOConfig):
+    """The clipped surrogate (+ beta * k3) aggregated by ``cfg.loss_agg``; returns (loss, stats)."""
+    import torch
+
+    m = mask.float()
+    ratio = torch.exp(logp - old_logp)
+    a = adv[:, None]
+    s1 = ratio * a
+    s2 = torch.clamp(ratio, 1 - cfg.clip_low, 1 + cfg.clip_high) * a
+    per_tok = -torch.minimum(s1, s2)
+    kl = None
+    if ref_logp is not None:
+        d = ref_logp - logp
+        kl = torch.exp(d) - d - 1
+        if cfg.beta > 0:
+            per_tok = per_tok + cfg.beta * kl
+    n_seq = (m.sum(1) > 0).sum().clamp(min=1)
+    if cfg.loss_agg == "grpo":
+        loss = ((per_tok * m).sum(1) / m.sum(1).clamp(min=1)).sum() / n_seq
+    elif cfg.loss_agg == "dr_grpo":
+        loss = (per_tok * m).sum() / (n_seq * cfg.max_new_tokens)
+    else:  # dapo
+        loss = (per_tok * m).sum() / m.sum().clamp(min=1)
+    with torch.no_grad():
+        clipped = ((ratio < 1 - cfg.clip_low) & (a < 0)) | ((ratio > 1 + cfg.clip_high) & (a > 0))
+        tokens = m.sum().clamp(min=1)
+        stats = {"clip_frac": float((clipped.float() * m).sum() / tokens),
+                 "kl": float((kl * m).sum() / tokens) if kl is not None else None}
+    return loss, stats
+
+
+# ----------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------
+
+
+def setup_policy(cfg: GRPOConfig):
+    """Build (or load) the policy and the task, and warm-start a tiny arithmetic policy.
+
+    Sets torch's CPU thread count to ``cfg.threads`` (process-wide): one thread ran the tiny
+    model's SFT step in 27 ms here against 190 ms with two threads on a busy 2-core machine.
+    """
+    import torch
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    policy = load_policy(cfg.model, cfg.device, cfg.dtype, cfg.hidden_size, cfg.n_layers, cfg.n_heads,
+                         seed=cfg.sft_seed)
+    task = make_task(cfg.task, cfg.digits, cfg.ops, seed=cfg.seed)
+    if cfg.model == "tiny" and isinstance(task, ArithmeticTask) and cfg.sft_steps > 0:
+        warm_start(policy, task, cfg.sft_steps, cfg.sft_good_frac, cfg.sft_wrong_frac, cfg.sft_seed,
+                   cfg.cache_dir, key_extra={"hidden": cfg.hidden_size, "layers": cfg.n_layers,
+                                             "heads": cfg.n_heads})
+    return policy, task
+
+
+def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool = False,
+          on_step: Callable[[dict], None] | None = None, desc: str = "train") -> list[dict]:
+    """Run GRPO with ``cfg``, writing ``metrics.jsonl``, ``samples.parquet``, ``config.json`` and
+    ``checkpoint.pt`` under ``out_dir``; return the metric rows. ``reward`` overrides ``cfg.rules``
+    (a RuleSet or a callable ``(completions, answers) -> (rewards, labels)``)."""
+    import torch
+
+    cfg.validate()
+    out = Path(out_dir)
+    if not resume and (out / "metrics.jsonl").exists():
+        raise ValueError(f"out: {str(out)!r} already holds a run; pass resume=True (--resume) or use a new directory")
+    if resume and not (out / CHECKPOINT_FILE).exists():
+        raise ValueError(f"resume: no checkpoint in {str(out)!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    reward_fn, known_labels = make_reward(cfg.rules if reward is None else reward)
+
+    policy, task = setup_policy(cfg)
+    model = policy.model
+    ref = None
+    if cfg.beta > 0 or cfg.model == "tiny":  # tiny: keep the start policy to log KL(pi || start)
+        ref = copy.deepcopy(model).eval().requires_grad_(False)
+    fwd = make_forward(model, cfg.fast_forward)
+    ref_fwd = make_forward(ref, cfg.fast_forward) if ref is not None else None
+    # fused AdamW: one kernel over all parameters instead of a Python loop per tensor (CPU and CUDA)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
+                            weight_decay=cfg.weight_decay, fused=next(model.parameters()).dtype != torch.float16)
+    random.seed(cfg.seed)
+    np_rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    history: list[dict] = []
+    samples: list[dict] = []
+    start = 0
+    if resume:
+        state = load_checkpoint(out, model=model, optimizer=opt, rng=np_rng)
+        start, history, samples = state["step"], state["history"], state["samples"]
+    # metrics.jsonl restarts from the checkpoint's rows (dropping any written after it), then gets
+    # one appended line per step (a single write, no fsync: 0.2 ms here, where an atomic rewrite
+    # + fsync of 40 rows took 4.5 ms of a ~30 ms step) and an atomic rewrite at every checkpoint.
+    write_rows(out / "metrics.jsonl", history)
+    atomic_write_json(out / "config.json", cfg.to_dict())
+
+    G, P = cfg.group_size, cfg.prompts_per_step
+    model.train()
+    info = "reward={task.fields[reward]:+.2f} correct={task.fields[correct]:.2f}"
+    with progress_bar(disable=not cfg.progress, info=info) as bar:
+        task_id = bar.add_task(desc, total=cfg.steps, completed=start,
+                               reward=history[-1]["reward_mean"] if history else float("nan"),
+                               correct=history[-1]["label_frac"].get("correct", 0.0) if history else 0.0)
+        for step in range(start, cfg.steps):
+            t0 = time.perf_counter()
+            # 1. rollout: G completions for each of P fresh prompts
+            problems = task.sample(np_rng, P)
+            ro = rollout(policy, [policy.encode_prompt(p.prompt) for p in problems], G,
+                         cfg.temperature, cfg.max_new_tokens, fwd)
+            texts = [policy.decode(c) for c in ro.completion_ids]
+            answers = [p.answer for p in problems for _ in range(G)]
+            t_roll = time.perf_counter()
+            # 2. reward and advantage
+            rewards, labels = reward_fn(texts, answers)
+            rewards = np.asarray(rewards, dtype=np.float64)
+            adv = np.asarray(advantages.compute(cfg.estimator, rewards, group_size=G, **cfg.estimator_options))
+            diag = advantages.diagnostics(rewards, adv, group_size=G)
+            keep = np.ones(len(texts), dtype=bool)
+            if cfg.dynamic_sampling:  # DAPO: groups with one reward value carry no signal
+                r = np.where(np.isnan(rewards), np.nan, rewards).reshape(P, G)
+                varied = np.nanmax(r, 1) > np.nanmin(r, 1)
+                keep = np.repeat(varied, G)
+            t_rew = time.perf_counter()
+            # 3. policy update: ppo_epochs passes of the clipped surrogate over the batch
+            adv_t = torch.tensor(adv, dtype=torch.float32, device=ro.input_ids.device)
+            mask = ro.completion_mask & torch.tensor(keep, device=ro.input_ids.device)[:, None]
+            old_logp = ref_logp = None
+            with torch.no_grad():
+                if cfg.ppo_epochs > 1:
+                    old_logp, _ = token_logprobs(fwd, ro, cfg.temperature)
+                if ref is not None:
+                    ref_logp, _ = token_logprobs(ref_fwd, ro, cfg.temperature)
+            loss_stats: dict[str, Any] = {}
+            for epoch in range(cfg.ppo_epochs if keep.any() else 0):
+                logp, ent = token_logprobs(fwd, ro, cfg.temperature, with_entropy=epoch == 0)
+                loss, st = grpo_loss(logp, logp.detach() if old_logp is None else old_logp,
+                                     ref_logp, adv_t, mask, cfg)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                gn = torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                                    cfg.grad_clip if cfg.grad_clip > 0 else float("inf"),
+                                                    foreach=True)
+                opt.step()
+                if epoch == 0:
+                    cm = ro.completion_mask.float()
+                    loss_stats = {"loss": float(loss.detach()), "grad_norm": float(gn),
+                                  "entropy": float((ent * cm).sum() / cm.sum().clamp(min=1)), **st}
+                loss_stats["clip_frac"] = max(loss_stats.get("clip_frac", 0.0), st["clip_frac"])
+            t_upd = time.perf_counter()
+            # 4. log
+            lens = np.array([len(c) for c in ro.completion_ids])
+            row = {
+                "step": step + 1,
+                **reward_stats(rewards),
+                "label_frac": label_fractions(labels, known_labels),
+                **{f"adv_{k}" if not k.startswith("adv_") else k: v for k, v in diag.to_dict().items()},
+                "kept_frac": float(keep.mean()),
+                "loss": loss_stats.get("loss"), "grad_norm": loss_stats.get("grad_norm"),
+                "kl": loss_stats.get("kl"), "entropy": loss_stats.get("entropy"),
+                "clip_frac": loss_stats.get("clip_frac"),
+                "completion_len": float(lens.mean()),
+                "truncated_frac": float(np.mean([not c or c[-1] not in policy.stop_ids for c in ro.completion_ids])),
+                **collapse_metrics(texts, ro.completion_ids, G),
+                "reward_hist": _hist(rewards), "adv_hist": _hist(adv),
+                "time_rollout_s": t_roll - t0, "time_reward_s": t_rew - t_roll, "time_update_s": t_upd - t_rew,
+            }
+            history.append(row)
+            for i in np.linspace(0, len(texts) - 1, min(cfg.samples_per_step, len(texts))).astype(int):
+                samples.append({"step": step + 1, "prompt": problems[i // G].prompt, "answer": answers[i],
+                                "completion": texts[i], "reward": float(rewards[i]), "label": labels[i],
+                                "advantage": float(adv[i])})
+            with open(out / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(dumps_json(row) + "\n")
+            done = step + 1 == cfg.steps
+            if done or (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0):
+                write_rows(out / "metrics.jsonl", history)
+                write_rows(out / "samples.parquet", samples)
+                save_checkpoint(out, step=step + 1, model=model, optimizer=opt, rng=np_rng,
+                                history=history, samples=samples, config=cfg.to_dict())
+            bar.update(task_id, advance=1, reward=row["reward_mean"],
+                       correct=row["label_frac"].get("correct", 0.0))
+            if on_step is not None:
+                on_step(row)
+    return history
+
+
+def _hist(x: np.ndarray) -> dict[str, int]:
+    """Exact value counts (rounded to 1e-3): rewards are few-valued and so are their advantages."""
+    v = np.round(np.asarray(x, dtype=np.float64)[~np.isnan(x)], 3)
+    vals, counts = np.unique(v, return_counts=True)
+    return {f"{a:g}": int(c) for a, c in zip(vals.tolist(), counts.tolist())}
+
+
+def load_run(out_dir: str | Path) -> list[dict]:
+    """The metric rows of a run directory."""
+    return read_rows(Path(out_dir) / "metrics.jsonl")
