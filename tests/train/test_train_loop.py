@@ -41,7 +41,7 @@ def test_warm_start_begins_like_the_seeds_stage_one():
 
 @pytest.mark.slow
 def test_short_run_learns_and_a_broken_objective_does_not(tmp_path):
-    base = demo_config(steps=30, progress=False, checkpoint_every=0, samples_per_step=2)
+    base = demo_config(steps=40, progress=False, checkpoint_every=0, samples_per_step=2)
     rows = train(base, tmp_path / "ok")
     first, last = slice(0, 5), slice(-5, None)
     c0, c1 = _window(rows, "correct", first), _window(rows, "correct", last)
