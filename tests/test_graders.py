@@ -515,3 +515,36 @@ def test_trainer_takes_a_learned_reward(fitted):
     assert rewards.shape == (8,) and np.isfinite(rewards).all()
     assert got[:4] == ["correct"] * 4 and got[4:] == ["bad_format"] * 4
     assert rewards[:4].min() > rewards[4:].max()
+
+
+def test_experiment_adds_a_learned_reward_arm(fitted, tmp_path):
+    pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from rewardsmith.cli import app
+    from rewardsmith.io import read_rows
+    from rewardsmith.report.training import group_runs, load_runs
+
+    reward, _ = fitted
+    reward.save(tmp_path / "grader")
+    runner = CliRunner()
+    args = ["experiment", "--steps", "3", "--prompts-per-step", "2", "--group-size", "4", "--no-progress",
+            "--seeds", "0", "--out", str(tmp_path / "exp")]
+    res = runner.invoke(app, args + ["--estimators", "raw,learned:raw"])
+    assert res.exit_code != 0 and "grader" in res.output  # a learned arm needs a fitted reward
+    res = runner.invoke(app, args + ["--estimators", "raw,learned:raw", "--grader", str(tmp_path / "grader")])
+    assert res.exit_code == 0, res.output
+    rule_rows = read_rows(tmp_path / "exp" / "raw-seed0" / "metrics.jsonl")
+    learned_rows = read_rows(tmp_path / "exp" / "learned-raw-seed0" / "metrics.jsonl")
+    assert len(rule_rows) == len(learned_rows) == 3
+    # same seed, same first batch of completions: the rule reward takes its 3 tier values, the
+    # learned reward moves them by the graded propositions
+    rule_vals = {float(v) for v in rule_rows[0]["reward_hist"]}
+    assert rule_vals <= {1.0, -0.5, -2.0}
+    assert {float(v) for v in learned_rows[0]["reward_hist"]} - {1.0, -0.5, -2.0}
+    groups = group_runs(load_runs([tmp_path / "exp"]))
+    assert list(groups) == ["raw", "raw+learned"]
+    assert "raw+learned (the learned reward" in (tmp_path / "exp" / "report.html").read_text()
+    res = runner.invoke(app, ["experiment", "--estimators", "learned:nope", "--grader", str(tmp_path / "grader"),
+                              "--out", str(tmp_path / "exp2")])
+    assert res.exit_code != 0 and "nope" in res.output

@@ -25,7 +25,8 @@ def test_every_config_field_has_a_doc():
     [({"group_size": 1}, "group_size"), ({"lr": float("nan")}, "lr"), ({"estimator": "nope"}, "estimator"),
      ({"loss_agg": "mean"}, "loss_agg"), ({"task": "maths"}, "task"), ({"clip_low": 1.0}, "clip_low"),
      ({"temperature": 0}, "temperature"), ({"hidden_size": 30}, "hidden_size"),
-     ({"estimator": "raw", "estimator_options": {"ddof": 1}}, "estimator_options")],
+     ({"estimator": "raw", "estimator_options": {"ddof": 1}}, "estimator_options"),
+     ({"grader": "/no/such/grader"}, "grader")],
 )
 def test_config_rejects_bad_values_naming_the_field(change, field):
     with pytest.raises(ValueError, match=f"^{field}: "):

@@ -55,7 +55,7 @@ STEPS: list[DemoStep] = [
     ),
     DemoStep(
         "experiment",
-        "GRPO on a tiny CPU policy, raw vs grpo vs dr_grpo over 3 seeds: what the tiered reward does",
+        "GRPO on a tiny CPU policy: the tiered rule reward raw, grpo, dr_grpo and learned (RBR), 3 seeds",
         run_training_demo,
     ),
 ]

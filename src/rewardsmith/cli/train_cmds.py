@@ -104,14 +104,17 @@ def train_cmd(
 @_with_config_options
 def experiment_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Experiment directory (one sub-directory per run)."),
-    estimators: str = typer.Option(",".join(("raw", "grpo", "dr_grpo")), "--estimators", help="Comma-separated estimator names."),
+    estimators: str = typer.Option(",".join(("raw", "grpo", "dr_grpo")), "--estimators",
+                                  help="Comma-separated arms: estimator names (rule reward) or learned:NAME "
+                                       "(the learned reward in --grader, with that estimator)."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
     lrs: Optional[str] = typer.Option(None, "--lrs", help="Comma-separated learning rates to sweep (default: --lr only)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML or JSON file of GRPOConfig fields."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html when done."),
     **cfg: Any,
 ) -> None:
-    """Train the same task, model and seeds with several estimators (reruns resume)."""
+    """Train the same task, model and seeds with several estimators, and learned-reward arms
+    (``--estimators raw,grpo,learned:raw --grader DIR``); reruns resume."""
     from rewardsmith.train import run_experiment
 
     c = _build_config(config, cfg)
@@ -158,15 +161,15 @@ def run_training_demo(out: Path, console: Console | None = None) -> list[Path]:
     """The demo's experiment (settings in ``rewardsmith.train.experiment.DEMO``) and its report;
     reruns skip finished runs. Returns report.html and its PNGs."""
     from rewardsmith.report.html import write_report
-    from rewardsmith.train import DEMO, demo_config, run_experiment
+    from rewardsmith.train import DEMO, demo_config, run_demo
 
     console = console or _console
     exp = out / "experiment"
     cfg = demo_config()
-    console.print(f"{len(DEMO['estimators'])} estimators x {len(DEMO['seeds'])} seeds x {len(DEMO['lrs'])} "
-                  f"learning rates, {cfg.steps} steps of "
-                  f"{cfg.prompts_per_step} prompts x G={cfg.group_size} on the tiny arithmetic policy")
-    run_experiment(cfg, exp, DEMO["estimators"], DEMO["seeds"], lrs=DEMO["lrs"])
+    console.print(f"arms {', '.join(DEMO['estimators'])} x {len(DEMO['seeds'])} seeds x {len(DEMO['lrs'])} "
+                  f"learning rates, {cfg.steps} steps of {cfg.prompts_per_step} prompts x G={cfg.group_size} "
+                  f"on the tiny arithmetic policy (learned:raw: the learned reward, fit first into {exp}/grader)")
+    run_demo(exp)
     path, lines = write_report([exp], exp / "report.html")
     for line in lines:
         console.print(f"- {line}")

@@ -30,6 +30,7 @@ from rewardsmith.report.stages import tier_colors
 __all__ = ["Run", "load_runs", "group_runs", "summarize", "findings", "label_fractions_figure",
            "curves_figure", "histograms_figure", "collapse_figure", "COLLAPSE_RULE"]
 
+LEARNED_SUFFIX = "+learned"  # group-name suffix of runs trained on a learned reward (config "grader")
 _IGNORED = {"seed", "progress", "cache_dir", "device", "threads", "samples_per_step", "checkpoint_every"}
 SEED_STAGES = ((1, 9, 90), (1, 49, 50), (49, 50, 1), (90, 9, 1))  # correct / wrong / bad of 100
 COLLAPSE_RULE = ("a run collapsed when its final correct fraction is below its start, or below 0.05 "
@@ -82,17 +83,17 @@ def read_rows_json(path: Path) -> dict:
 
 def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
     """Runs that differ only in seed share a group; the name is the estimator plus what differs."""
-    keys = sorted({k for r in runs for k in r.config} - _IGNORED - {"estimator"})
+    keys = sorted({k for r in runs for k in r.config} - _IGNORED - {"estimator", "grader"})
     varying = [k for k in keys if len({repr(r.config.get(k)) for r in runs}) > 1]
     groups: dict[str, list[Run]] = {}
     for r in runs:
-        name = str(r.config.get("estimator", r.path.name))
+        name = str(r.config.get("estimator", r.path.name)) + (LEARNED_SUFFIX if r.config.get("grader") else "")
         extra = ", ".join(f"{k}={r.config.get(k)}" for k in varying)
         groups.setdefault(name + (f" ({extra})" if extra else ""), []).append(r)
     order = list(ESTIMATORS)
 
     def rank(k: str) -> tuple:
-        est = k.split(" ")[0]
+        est = k.split(" ")[0].removesuffix(LEARNED_SUFFIX)
         setting = groups[k][0].config
         return (tuple(repr(setting.get(v)) for v in varying),
                 order.index(est) if est in order else len(order), k)
@@ -271,7 +272,8 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
     for setting, ks in settings.items():
         where = f" at {setting.strip('()')}" if setting else ""
         raw = [k for k in ks if k.split(" ")[0] == "raw"]
-        norm = [k for k in ks if k.split(" ")[0] != "raw"]
+        learned = [k for k in ks if k.split(" ")[0].endswith(LEARNED_SUFFIX)]
+        norm = [k for k in ks if k.split(" ")[0] != "raw" and k not in learned]
         counts = ", ".join(f"{k.split(' ')[0]} {sum(summary[k]['collapsed'])}/{len(summary[k]['collapsed'])}" for k in norm)
         if raw:
             r = summary[raw[0]]
@@ -287,6 +289,16 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
             else:
                 lines.append(f"Raw rewards{where} collapsed in {nc} of {len(r['collapsed'])} seed(s)"
                              + (f" (normalized: {counts})" if norm else "") + ".")
+        rule_arms = raw + norm
+        for k in learned:
+            s_l = summary[k]
+            cmp = ""
+            if rule_arms:
+                bk = max(rule_arms, key=lambda a: summary[a]["final_correct"])
+                cmp = f" vs {bk.split(' ')[0]} on the rule reward {summary[bk]['final_correct']:.2f}"
+            lines.append(f"{k.split(' ')[0]}{where} (the learned reward R_base + sum w_i p_i): final accuracy "
+                         f"{s_l['final_correct']:.2f}{cmp}; {sum(s_l['collapsed'])} of {len(s_l['collapsed'])} "
+                         f"run(s) collapsed.")
         collapsed_norm = [k for k in norm if sum(summary[k]["collapsed"])]
         if collapsed_norm:
             lines.append(f"Group-normalized estimators{where} collapsed too ({counts}): normalization did not "

@@ -22,6 +22,7 @@ _EXPORTS = {
     "make_reward": "trainer",
     "load_run": "trainer",
     "run_experiment": "experiment",
+    "run_demo": "experiment",
     "run_dir": "experiment",
     "demo_config": "experiment",
     "DEMO": "experiment",

@@ -48,6 +48,7 @@ class GRPOConfig:
     max_new_tokens: int = 16  # completion budget; generation also stops at EOS or </answer>
     # --- reward and advantage ----------------------------------------------------------------
     rules: str = "seed-tiered"  # rule set for the reward: preset name or YAML path (load_rules)
+    grader: str = ""  # a fitted learned reward's directory (`graders fit --out`): reward R = R_base + sum_i w_i p_i, R_base = rules
     estimator: str = "grpo"  # advantage estimator: raw, grpo, dr_grpo, rloo, batch_std, rank
     estimator_options: dict[str, Any] = field(default_factory=dict)  # estimator keywords (JSON on the CLI), e.g. {"ddof": 1, "eps": 1e-4}
     dynamic_sampling: bool = False  # DAPO: drop groups whose rewards are all equal from the loss
@@ -119,6 +120,8 @@ class GRPOConfig:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"estimator_options: {self.estimator_options!r} do not fit estimator "
                              f"{self.estimator!r} ({exc})") from None
+        if self.grader and not (Path(self.grader) / "reward.json").is_file():
+            raise bad("grader", "'' or a directory holding reward.json (written by `rewardsmith graders fit`)")
         if self.loss_agg not in LOSS_AGGREGATIONS:
             raise bad("loss_agg", f"one of {list(LOSS_AGGREGATIONS)}")
         if self.dtype not in ("float32", "bfloat16", "float16"):

@@ -34,7 +34,7 @@ from rewardsmith.train.metrics import collapse_metrics, label_fractions, reward_
 from rewardsmith.train.model import Policy, load_policy, warm_start
 from rewardsmith.train.tasks import ArithmeticTask, make_task
 
-__all__ = ["train", "rollout", "Rollout", "RewardFn", "make_reward", "grpo_loss", "setup_policy"]
+__all__ = ["train", "rollout", "Rollout", "RewardFn", "config_reward", "make_reward", "grpo_loss", "setup_policy"]
 
 RewardFn = Callable[[Sequence[str], Sequence[str]], "tuple[np.ndarray, list[str]]"]
 
@@ -42,6 +42,16 @@ RewardFn = Callable[[Sequence[str], Sequence[str]], "tuple[np.ndarray, list[str]
 # ----------------------------------------------------------------------------------------------
 # Reward: a RuleSet (anything with score_batch) or a callable (completions, answers) -> rewards, labels
 # ----------------------------------------------------------------------------------------------
+
+
+def config_reward(cfg: GRPOConfig) -> Any:
+    """The reward a config asks for: the rule set ``cfg.rules``, or with ``cfg.grader`` the
+    learned reward ``R = R_base + sum_i w_i p_i`` loaded from that directory, on ``cfg.rules``."""
+    if not cfg.grader:
+        return cfg.rules
+    from rewardsmith.graders.reward import LearnedReward
+
+    return LearnedReward.load(cfg.grader, base=cfg.rules)
 
 
 def make_reward(spec: Any) -> tuple[RewardFn, tuple[str, ...]]:
@@ -240,8 +250,9 @@ def setup_policy(cfg: GRPOConfig):
 def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool = False,
           on_step: Callable[[dict], None] | None = None, desc: str = "train") -> list[dict]:
     """Run GRPO with ``cfg``, writing ``metrics.jsonl``, ``samples.parquet``, ``config.json`` and
-    ``checkpoint.pt`` under ``out_dir``; return the metric rows. ``reward`` overrides ``cfg.rules``
-    (a RuleSet or a callable ``(completions, answers) -> (rewards, labels)``)."""
+    ``checkpoint.pt`` under ``out_dir``; return the metric rows. ``reward`` overrides the config's
+    reward (``cfg.rules`` / ``cfg.grader``): a RuleSet, a LearnedReward or a callable
+    ``(completions, answers) -> (rewards, labels)``."""
     import torch
 
     cfg.validate()
@@ -251,7 +262,7 @@ def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool
     if resume and not (out / CHECKPOINT_FILE).exists():
         raise ValueError(f"resume: no checkpoint in {str(out)!r}")
     out.mkdir(parents=True, exist_ok=True)
-    reward_fn, known_labels = make_reward(cfg.rules if reward is None else reward)
+    reward_fn, known_labels = make_reward(config_reward(cfg) if reward is None else reward)
 
     policy, task = setup_policy(cfg)
     model = policy.model
