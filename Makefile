@@ -2,8 +2,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# verl 0.9.1 pins transformers<5.11, which the main environment's TRL does not take: its adapter
+# is tested against the real package in an environment of its own.
+VERL_VENV := .venv-verl
+VERL_STAMP := $(VERL_VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install install-verl demo test test-core test-verl bench clean
 
 install: $(STAMP)
 
@@ -13,14 +17,28 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	touch $(STAMP)
 
+install-verl: $(VERL_STAMP)
+
+$(VERL_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VERL_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[verl,test]'
+	touch $(VERL_STAMP)
+
 demo: install
 	$(VENV)/bin/rewardsmith demo --out out
 
-test: install
+# the whole suite, then the verl adapter's tests against the real verl
+test: test-core test-verl
+
+test-core: install
 	$(PY) -m pytest -q
+
+test-verl: install-verl
+	$(VERL_VENV)/bin/python -m pytest -q tests/integrations/test_verl.py
 
 bench: install
 	$(PY) benchmarks/advantages.py
 
 clean:
-	rm -rf $(VENV) out build dist .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) out build dist .pytest_cache
