@@ -93,6 +93,18 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int = 2) -
     return atomic_write_text(path, dumps_json(obj, indent=indent) + "\n")
 
 
+def read_json(path: str | os.PathLike[str], missing: str) -> Any:
+    """Parse the JSON file ``path``; ValueError naming the file when it is absent (``missing``
+    says what was expected there) or not valid JSON."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path.parent}: {path.name} is missing; expected {missing}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc.msg})") from None
+
+
 def table_format(path: str | os.PathLike[str]) -> str:
     """``"jsonl"`` or ``"parquet"`` from the file name; ValueError for anything else."""
     name = str(path).lower()

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rewardsmith.cli._app import app
+from rewardsmith.cli._app import app, read_table
 
 graders_app = typer.Typer(
     help="Learned rule graders: fit and evaluate proposition classifiers and rule weights.",
@@ -243,7 +243,7 @@ def compare_smoothing_cmd(
     from rewardsmith import advantages
     from rewardsmith.graders.compare import compare_smoothing, group_ids
     from rewardsmith.graders.reward import LearnedReward
-    from rewardsmith.io import atomic_write_json, read_rows, write_rows
+    from rewardsmith.io import atomic_write_json, write_rows
     from rewardsmith.report.graders import compare_figure, save_figure
 
     console = Console()
@@ -259,13 +259,7 @@ def compare_smoothing_cmd(
         reward = LearnedReward.load(grader, base=base)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--grader") from None
-    try:
-        rows = read_rows(rollouts)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--rollouts") from None
-    if not rows:
-        raise typer.BadParameter(f"{rollouts}: no rows", param_hint="--rollouts")
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    rows, columns = read_table(rollouts, "--rollouts")
     text_col = "completion" if "completion" in columns else ("text" if "text" in columns else None)
     if text_col is None:
         raise typer.BadParameter(f"{rollouts}: no 'completion' (or 'text') column; the file has "

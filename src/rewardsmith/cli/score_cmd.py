@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rewardsmith.cli._app import app
+from rewardsmith.cli._app import app, read_table
 
 _NON_FIELDS = {"completion", "answer", "prompt", "group", "reward", "label", "advantage"}
 
@@ -46,7 +46,7 @@ def score(
 ) -> None:
     """Score rollouts with a rule set; write reward, label (and advantage) per row."""
     from rewardsmith import advantages
-    from rewardsmith.io import read_rows, table_format
+    from rewardsmith.io import table_format
     from rewardsmith.rules import load_rules
 
     console = Console(stderr=False)
@@ -67,14 +67,7 @@ def score(
         ruleset = load_rules(rules)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rules") from None
-    try:
-        rows = read_rows(input)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--input") from None
-    if not rows:
-        raise typer.BadParameter(f"{input}: no rows", param_hint="--input")
-
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    rows, columns = read_table(input, "--input")
     required = ["completion"] + (["answer"] if ruleset.needs_answers else [])
     for col in required:
         missing = [i for i, r in enumerate(rows) if col not in r]

@@ -14,7 +14,6 @@ skops file names against ``TRUSTED_TYPES`` and refuses anything else by name.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields
@@ -23,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from rewardsmith.io import atomic_write_bytes, atomic_write_json
+from rewardsmith.io import atomic_write_bytes, atomic_write_json, read_json
 
 __all__ = [
     "GraderConfig",
@@ -265,13 +264,7 @@ def _drop_stop_words(union: Any) -> None:
 
 def _read_meta(directory: Path) -> dict[str, Any]:
     path = directory / "grader.json"
-    if not path.exists():
-        raise ValueError(f"{directory}: grader.json is missing; expected a directory written by "
-                         "`rewardsmith graders fit`")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc.msg})") from None
+    meta = read_json(path, "a directory written by `rewardsmith graders fit`")
     if meta.get("format") != "rewardsmith.graders":
         raise ValueError(f"{path}: field 'format' is {meta.get('format')!r}; "
                          "expected 'rewardsmith.graders'")

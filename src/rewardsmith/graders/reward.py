@@ -14,14 +14,13 @@ the median rewards of consecutive classes on the weight-fitting data (``class_th
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from rewardsmith.io import atomic_write_json
+from rewardsmith.io import atomic_write_json, read_json
 from rewardsmith.rules import Outcome, ScoredBatch
 
 __all__ = ["LearnedReward", "class_thresholds", "assign_classes"]
@@ -224,14 +223,8 @@ class LearnedReward:
         from rewardsmith.graders.classifier import load_grader
 
         directory = Path(directory)
-        path = directory / "reward.json"
-        if not path.exists():
-            raise ValueError(f"{directory}: reward.json is missing; expected a directory written "
-                             "by `rewardsmith graders fit` with ranked data")
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: invalid JSON ({exc.msg})") from None
+        meta = read_json(directory / "reward.json",
+                         "a directory written by `rewardsmith graders fit` with ranked data")
         grader = load_grader(directory)
         spec = meta.get("base_rules")
         if isinstance(base, str) and base == "saved":

@@ -212,6 +212,11 @@ def _fmt_seeds(xs: Sequence[float]) -> str:
     return "/".join(f"{x:.2f}" for x in xs)
 
 
+def _most_accurate(names: Sequence[str], summary: dict[str, dict[str, Any]]) -> str:
+    """The group among ``names`` with the highest final correct fraction."""
+    return max(names, key=lambda k: summary[k]["final_correct"])
+
+
 def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
     """Plain sentences of what the runs show; each compares numbers computed from the metrics."""
     lines: list[str] = []
@@ -226,7 +231,7 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
             f"after {s['steps']} steps; {sum(s['collapsed'])} of {len(s['collapsed'])} run(s) collapsed."
         )
     names = list(summary)
-    best = max(names, key=lambda k: summary[k]["final_correct"])
+    best = _most_accurate(names, summary)
     if len(names) > 1:
         b = summary[best]
         tied = [k for k in names if k != best and
@@ -281,7 +286,7 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
             if nc == 0:
                 cmp = ""
                 if norm:
-                    bn = max(norm, key=lambda k: summary[k]["final_correct"])
+                    bn = _most_accurate(norm, summary)
                     cmp = f"; final accuracy {r['final_correct']:.2f} vs {bn.split(' ')[0]} {summary[bn]['final_correct']:.2f}"
                 lines.append(f"Raw (unnormalized) rewards{where} did not collapse in any of {len(r['collapsed'])} seed(s)"
                              f"{cmp}: this contradicts the seed's expectation that the discrete reward alone drives "
@@ -294,7 +299,7 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
             s_l = summary[k]
             cmp = ""
             if rule_arms:
-                bk = max(rule_arms, key=lambda a: summary[a]["final_correct"])
+                bk = _most_accurate(rule_arms, summary)
                 cmp = f" vs {bk.split(' ')[0]} on the rule reward {summary[bk]['final_correct']:.2f}"
             lines.append(f"{k.split(' ')[0]}{where} (the learned reward R_base + sum w_i p_i): final accuracy "
                          f"{s_l['final_correct']:.2f}{cmp}; {sum(s_l['collapsed'])} of {len(s_l['collapsed'])} "
