@@ -3,8 +3,9 @@
 ``DIR/experiment.json`` records the base config, arms and seeds; each run lives in
 ``DIR/<arm>-seed<S>/`` (a normal run directory). An arm is an estimator name (the rule reward
 ``base.rules``) or ``learned:<estimator>`` (the learned reward in ``base.grader``, built on
-``base.rules``, with that estimator): the two ways of smoothing a rule reward, side by side. Rerunning the same call skips finished runs
-and resumes interrupted ones from their checkpoints, so a killed experiment continues.
+``base.rules``, with that estimator): the two ways of smoothing a rule reward, side by side.
+Rerunning the same call skips finished runs and resumes interrupted ones from their checkpoints,
+so a killed experiment continues.
 """
 
 from __future__ import annotations
