@@ -18,6 +18,8 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.finished and task.finished_time:  # too quick for rich's speed samples
+            speed = task.completed / task.finished_time
         if not speed:
             return Text("  -/s", style="cyan")
         if speed >= 1:
