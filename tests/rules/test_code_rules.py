@@ -209,6 +209,57 @@ def test_harness_tampering_never_passes(fast, name):
         assert out.label in ("wrong_answer", "runtime_error", "harness_tampered", "timeout"), out.details
 
 
+# Found by red-teaming the harness: the program rewrites what its side of the channel says.
+INJECT_BUILTINS = """
+def area(r):
+    return 42.0
+import sys
+_srv = sys.modules["__main__"]
+_orig = _srv.reply
+def _reply(obj):
+    if isinstance(obj, dict) and obj.get("ev") == "ready":
+        obj["names"]["__builtins__"] = "value"
+        obj["names"]["import"] = "value"
+        obj["names"]["tests"] = "module:tests"
+    _orig(obj)
+_srv.reply = _reply
+class _Yes:
+    def __call__(self, *a, **k): return True
+    def __getattr__(self, name): return _Yes()
+class _FakeBuiltins:
+    def __getitem__(self, k):
+        return (lambda *a, **kw: 0) if k in ("abs", "sorted", "len", "round") else _Yes()
+globals()["__builtins__"] = _FakeBuiltins()
+"""
+
+
+@pytest.mark.parametrize("tests", [
+    {"asserts": ["assert abs(area(2.0) - 12.566370614359172) < 1e-9"]},
+    {"asserts": ["import math", "assert math.isclose(area(1.0), 3.14159, rel_tol=1e-3)"]},
+    {"asserts": ["assert isinstance(area(1.0), int)", "assert sorted([area(1.0)]) == sorted([3.14])"]},
+    {"test": "def check(candidate):\n    assert abs(candidate(1.0) - 3.14159) < 1e-3\n", "entry_point": "area"},
+])
+def test_program_cannot_hand_the_tests_its_builtins(fast, tests):
+    out = fast.score(fenced(INJECT_BUILTINS), tests=tests)
+    assert out.reward == -1.0 and out.label == "wrong_answer", out.details
+
+
+@pytest.mark.parametrize("forged", [b'{"ev":"ready","names":5}\n', b"[" * 100000 + b"\n",
+                                    b'{"ev":"ready","names":{"add":"value"}}\n{"err": 7}\n'])
+def test_forged_channel_lines_are_tampering_not_unscored(fast, forged):
+    program = f"import os, sys\nos.write(int(sys.argv[2]), {forged!r})\ndef add(a, b):\n    return 0\n"
+    out = fast.score(fenced(program), tests=ADD_TESTS)
+    assert out.reward == -1.0 and out.label == "harness_tampered", (out.label, out.details)
+
+
+def test_a_programs_stop_iteration_does_not_end_the_tests_loops(fast):
+    tests = {"asserts": ["assert all(map(is_even, [2, 4, 6]))", "assert not any(map(is_even, [1, 3]))"]}
+    out = fast.score(fenced("def is_even(n):\n    raise StopIteration\n"), tests=tests)
+    assert out.reward == -1.0 and out.label == "runtime_error", out.details
+    ok = fast.score(fenced("def is_even(n):\n    return n % 2 == 0\n"), tests=tests)
+    assert ok.label == "passed", ok.details
+
+
 def test_io_program_cannot_see_expected_output(fast):
     """The expected output never enters the program's sandbox: reading everything fails."""
     snoop = ("import os\nfor root, dirs, files in os.walk('/tmp'):\n    for f in files:\n"

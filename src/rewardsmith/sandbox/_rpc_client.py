@@ -21,6 +21,7 @@ resp = os.fdopen(int(sys.argv[2]), "r", encoding="utf-8")
 MARKER = sys.argv[3]
 CONFIG = json.loads(sys.argv[4])
 MAX_LINE = 64 * 1024 * 1024
+_CONTROL_FLOW = (StopIteration, StopAsyncIteration)
 
 
 class ChannelLost(BaseException):
@@ -39,8 +40,8 @@ def _read():
         raise Tampered("oversized or truncated reply")
     try:
         return codec.loads(line)
-    except ValueError:
-        raise Tampered("reply is not JSON") from None
+    except (ValueError, TypeError, RecursionError, MemoryError):
+        raise Tampered("reply is not plain JSON") from None
 
 
 def rpc(msg):
@@ -61,7 +62,11 @@ def rpc(msg):
     except (KeyError, ValueError, TypeError, RecursionError):
         raise Tampered("malformed reply") from None
     cls = getattr(builtins, str(name), None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+    # The program's exceptions are rebuilt as the builtin class they name, but never one that
+    # steers the tests' own control flow: a StopIteration raised by the program would end a
+    # map()/filter() inside all()/any() early (PEP 479 turns it into RuntimeError for the same
+    # reason).
+    if not (isinstance(cls, type) and issubclass(cls, Exception)) or issubclass(cls, _CONTROL_FLOW):
         cls = RuntimeError
     try:
         exc = cls(str(text))
@@ -126,7 +131,46 @@ def classify(exc):
     return "runtime_error"
 
 
+def _bind_names(names):
+    """The tests' namespace: a proxy for each name the program says it defines. The names come
+    from the program, so only plain identifiers count: never a dunder (``__builtins__`` would
+    hand the tests' builtins to the program), a keyword or a builtin; a module is this
+    process's own stdlib module of that name, or nothing."""
+    import keyword
+
+    if not isinstance(names, dict):
+        raise Tampered("the program's name list is not an object")
+    ns = {}
+    for name, kind in names.items():
+        if (not isinstance(name, str) or not name.isidentifier() or name.startswith("__")
+                or keyword.iskeyword(name) or hasattr(builtins, name)):
+            continue
+        if isinstance(kind, str) and kind.startswith("module:"):
+            module = kind[7:]
+            if module.split(".")[0] in sys.stdlib_module_names:
+                try:
+                    ns[name] = __import__(module, fromlist=["_"])
+                except Exception:  # noqa: BLE001 - not importable here
+                    pass
+            continue
+        try:
+            ns[name] = rpc({"op": "get", "name": name})
+        except (ChannelLost, Tampered):
+            raise
+        except Exception:  # noqa: BLE001
+            pass
+    ns["__name__"] = "__tests__"
+    ns["__builtins__"] = builtins  # this process's own, whatever the program sent
+    return ns
+
+
 def main():
+    try:
+        with open("tests.py", encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), "tests.py")
+    except (OSError, SyntaxError, ValueError) as exc:
+        report({"ev": "harness_error", "reason": f"tests.py: {type(exc).__name__}: {exc}"[:500]})
+        return
     try:
         first = _read()
     except (ChannelLost, Tampered) as exc:
@@ -137,24 +181,15 @@ def main():
         report({"ev": ev if ev in ("compile_error", "exited", "load_error") else "tampered",
                 "reason": str(first)[:500]})
         return
-    ns = {"__name__": "__tests__"}
-    for name, kind in dict(first.get("names", {})).items():
-        if not isinstance(name, str) or hasattr(builtins, name):
-            continue
-        if isinstance(kind, str) and kind.startswith("module:"):
-            try:
-                ns[name] = __import__(kind[7:], fromlist=["_"])
-            except Exception:  # noqa: BLE001 - a module of the program's own: not usable here
-                pass
-            continue
-        try:
-            ns[name] = rpc({"op": "get", "name": name})
-        except (ChannelLost, Tampered):
-            raise
-        except Exception:  # noqa: BLE001
-            pass
-    with open("tests.py", encoding="utf-8") as fh:
-        tree = ast.parse(fh.read(), "tests.py")
+    try:
+        ns = _bind_names(first.get("names", {}))
+    except ChannelLost as exc:
+        report({"ev": "lost", "reason": str(exc)})
+        return
+    except Tampered as exc:
+        report({"ev": "tampered", "reason": str(exc)})
+        return
+
     def is_check_call(s):
         return (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
                 and isinstance(s.value.func, ast.Name) and s.value.func.id == "check")
@@ -186,4 +221,7 @@ def main():
     report({"ev": "done", "results": results})
 
 
-main()
+try:
+    main()
+except BaseException as exc:  # noqa: BLE001 - whatever broke here came in on the program's channel
+    report({"ev": "tampered", "reason": f"the harness failed on the program's data: {type(exc).__name__}"})
