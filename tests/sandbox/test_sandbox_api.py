@@ -233,3 +233,38 @@ def test_memory_budget_caps_all_runs_together():
                   memory_mb=2048, timeout=20.0).stdout == "ok\n"
     with pytest.raises(ValueError, match="memory_budget_mb"):
         sb.set_memory_budget(1)
+
+
+def test_stale_dir_cleanup_skips_planted_fifos_and_symlinks(tmp_path):
+    """A sandboxed program (another uid, fallback mode) can plant entries named like a dead
+    caller's work dir in the temp dir; the next caller's cleanup must neither block on a FIFO
+    nor chmod through a symlink, and still removes a real stale dir of its own."""
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    target = tmp_path / "target.txt"
+    target.write_text("x")
+    target.chmod(0o644)
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    fifo = tmp / f"rewardsmith-sandbox-{dead}-fifo"
+    os.mkfifo(fifo)
+    link = tmp / f"rewardsmith-sandbox-{dead}-link"
+    link.symlink_to(target)
+    own = tmp / f"rewardsmith-sandbox-{dead}-own"
+    (own / "sub").mkdir(parents=True)
+    (own / "sub" / "f").write_text("y")
+    old = 946684800
+    for p in (fifo, own):
+        os.utime(p, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+    code = "from rewardsmith.sandbox import _clean_stale_dirs; _clean_stale_dirs()"
+    res = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp)},
+                         timeout=30, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert not own.exists()
+    assert fifo.exists() and link.is_symlink()
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert oct(tmp.stat().st_mode & 0o7777) == "0o1777"

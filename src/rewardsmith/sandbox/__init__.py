@@ -42,6 +42,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -446,7 +447,13 @@ def _clean_stale_dirs() -> None:
         if len(parts) < 4 or not entry.name.startswith("rewardsmith-sandbox-") or not parts[2].isdigit():
             continue
         try:
-            if now - entry.stat(follow_symlinks=False).st_mtime < _STALE_AGE_S:
+            st = entry.stat(follow_symlinks=False)
+            # Only a real directory that this uid made: a sandboxed program (another uid in
+            # fallback mode) can plant a FIFO (rmtree's open() of it blocks forever) or a
+            # symlink (rmtree's error handler would chmod its target) under the same name.
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            if now - st.st_mtime < _STALE_AGE_S:
                 continue
             os.kill(int(parts[2]), 0)
             continue  # its creator is alive
@@ -458,12 +465,18 @@ def _clean_stale_dirs() -> None:
 
 
 def _rmtree(path: str) -> None:
-    def onerror(func, p, exc):  # a program may chmod 000 its dirs
+    root = os.path.realpath(path)
+
+    def inside(p: str) -> bool:
+        return not os.path.islink(p) and os.path.commonpath([root, os.path.realpath(p)]) == root
+
+    def onerror(func, p, exc):  # a program may chmod 000 its dirs; never chmod through a link
         try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
+            for q in (os.path.dirname(p), p):
+                if inside(q):
+                    os.chmod(q, 0o700)
             func(p)
-        except OSError:
+        except (OSError, ValueError):
             pass
 
     shutil.rmtree(path, onerror=onerror)
