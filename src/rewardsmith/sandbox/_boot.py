@@ -171,16 +171,29 @@ def fallback_fence(workdir):
     real = os.path.realpath
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     inside = lambda p: real(p) == workdir or real(p).startswith(workdir + os.sep)  # noqa: E731
-    deny = {"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-            "subprocess.Popen", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
-            "ctypes.call_function", "os.killpg", "winreg", "sys.remote_exec", "mmap.__new__"}
-    path_events = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
-                   "os.chmod", "os.chown", "os.truncate", "os.utime", "shutil.rmtree",
-                   "os.setxattr", "os.removexattr"}
+    # Frozen, and no way to reach this hook's frame or function: the program could otherwise
+    # find the hook (gc.get_objects, a traceback's tb_frame, a trace function) and empty these
+    # sets or rebind its closure (red-teamed: that turned fork, exec, ctypes and sockets back on).
+    # A Python-level fence stays best effort; the namespace modes do not depend on it.
+    deny = frozenset({"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+                      "subprocess.Popen", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
+                      "ctypes.call_function", "os.killpg", "winreg", "sys.remote_exec", "mmap.__new__",
+                      "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._getframe",
+                      "sys._getframemodulename", "sys._current_frames", "sys._current_exceptions",
+                      "sys.settrace", "sys.setprofile", "sys.monitoring.register_callback",
+                      "sys.addaudithook", "cpython.PyInterpreterState_Clear", "code.__new__",
+                      "function.__new__"})
+    frame_attrs = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "__code__",
+                             "f_code", "gi_code", "cr_code", "ag_code"})
+    path_events = frozenset({"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
+                             "os.chmod", "os.chown", "os.truncate", "os.utime", "shutil.rmtree",
+                             "os.setxattr", "os.removexattr"})
 
     def hook(event, args):
         if event.startswith("socket.") or event in deny:
             raise PermissionError(f"sandbox: {event} is not allowed")
+        if event in ("object.__getattr__", "object.__setattr__") and len(args) > 1 and args[1] in frame_attrs:
+            raise PermissionError(f"sandbox: {event} {args[1]} is not allowed")
         if event == "os.kill" and args and args[0] not in (own, 0):
             raise PermissionError("sandbox: os.kill of another process is not allowed")
         if event == "open" and args:
@@ -242,11 +255,15 @@ def child(workdir, libc, ctypes):
         os._exit(EXIT_MEMORY)
     except BaseException as exc:  # noqa: BLE001 - the program's uncaught exception
         try:
+            sys.stdout.flush()  # what it printed before it raised is part of its output
+        except BaseException:  # noqa: BLE001
+            pass
+        try:
             import traceback
 
             traceback.print_exc()
             sys.stderr.flush()
-        except BaseException:  # noqa: BLE001 - no fds left, no memory...
+        except BaseException:  # noqa: BLE001 - no fds left, no memory, fallback's fence...
             os.write(2, f"{type(exc).__name__}: {exc}\n".encode(errors="replace"))
         os._exit(1)
 
