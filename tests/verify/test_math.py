@@ -268,3 +268,48 @@ def test_works_inside_process_pools(method):
         labels = pool.map(_symbolic_label, [("x+1", "1+x"), ("x^2", "x*x"), ("2x", "3x"), ("x", "x+0")])
     assert labels == ["equal", "equal", "not_equal", "equal"]
     assert verify_math("x+3", "3+x", timeout=30).equal  # the parent's worker still answers
+
+
+# Found by red-teaming the verifier: each is an answer a policy could learn to exploit (one string
+# graded equal to two different golds, an error that escapes the wrong-answer tier) or a common
+# form it got wrong.
+RED_TEAM = [
+    ("2 3", "6", False), ("2 3", "23", False), ("1 12", "12", False), ("1 12", "112", False),
+    ("1 2 3", "6", False), ("1 1/2", "1.5", True), ("-1 1/2", "-1.5", True), ("1 1/2", "0.5", False),
+    ("11/2", "1 1/2", False), ("1 000", "0", False), ("1 000 000", "10^6", True),
+    ("\\log_2 8", "3", True),
+    ("g \\circ f", "f \\circ g", False), ("5 \\circ 6", "30", False), ("5 \\circ 6", "56", False),
+    ("g \\circ f", "g\\circ f", True), ("30^\\circ", "30", True), ("\\sin 30^\\circ", "\\frac12", True),
+    ("\\text{ACB}", "\\text{ABC}", False), ("\\text{silent}", "\\text{listen}", False),
+    ("\\text{no solution}", "\\text{solution no}", False), ("\\text{Even}", "\\text{even}", True),
+    ("\\text{Yes}", "Yes", True), ("2 \\text{ or } 3", "2", False),
+    ("f'(x)", "f(x)", False), ("x'", "x", False), ("f'(x)", "f'(x)", True),
+    ("3!!", "720", False), ("3!!", "3", True), ("5!!", "15", True), ("(3!)!", "720", True),
+    ("2²", "4", True), ("x²", "x^2", True), ("x₁", "x_1", True), ("2⁻¹", "0.5", True), ("½", "0.5", True),
+    ("1½", "1.5", True),
+]
+
+
+@pytest.mark.parametrize("pred, gold, equal", RED_TEAM)
+def test_red_team_cases(pred, gold, equal):
+    assert verify_math(pred, gold, timeout=10).equal is equal
+
+
+@pytest.mark.parametrize("pred", ["2²", "x₁", "\\gcd(12,18)", "⁻", "₋₋", "5~"])
+def test_a_prediction_that_breaks_the_parser_is_a_parse_error_not_unscored(pred):
+    v = verify_math(pred, "5", timeout=10)
+    assert v.label in ("parse_error", "not_equal"), v
+
+
+@pytest.mark.parametrize("pred", [
+    "".join("(\\sqrt{%d}+\\sqrt{%d})" % (2 * i + 2, 2 * i + 3) for i in range(19)),
+    "(\\sqrt2+\\sqrt3+\\sqrt5+\\sqrt6+\\sqrt7+\\sqrt{10}+\\sqrt{11}+\\sqrt{13}+\\sqrt{14}+\\sqrt{15}+\\sqrt{17}+\\sqrt{37})^{32}",
+    "*".join(["\\sqrt{9999999967}"] * 550),
+])
+def test_exact_path_refuses_exploding_radicals_quickly(pred):
+    import time
+
+    t0 = time.perf_counter()
+    v = verify_math(pred, "1", timeout=1)
+    assert v.label == "parse_error" and "refused" in v.reason, v
+    assert time.perf_counter() - t0 < 1.0

@@ -88,6 +88,21 @@ _UNICODE = {
     "\u2205": "\\emptyset ",
 }
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+# x² -> x^{2}, 2⁻¹ -> 2^{-1}, x₁ -> x_{1}, 1½ -> 1\frac{1}{2} (a mixed number)
+_SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
+_SUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉₊₋", "0123456789+-")
+_SUPER_RE = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
+_SUB_RE = re.compile("[₀₁₂₃₄₅₆₇₈₉₊₋]+")
+_VULGAR = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
+           "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8),
+           "⅞": (7, 8)}
+_VULGAR_RE = re.compile("[" + "".join(_VULGAR) + "]")
+
+
+def _unicode_scripts(s: str) -> str:
+    s = _SUPER_RE.sub(lambda m: "^{" + m.group(0).translate(_SUPER) + "}", s)
+    s = _SUB_RE.sub(lambda m: "_{" + m.group(0).translate(_SUB) + "}", s)
+    return _VULGAR_RE.sub(lambda m: "\\frac{%d}{%d}" % _VULGAR[m.group(0)], s)
 
 # Replacements applied in order (plain substring replacement: linear, no backtracking).
 _REPLACE = [
@@ -119,7 +134,6 @@ _REPLACE = [
     ("$", ""),
     ("^{\\circ}", ""),
     ("^\\circ", ""),
-    ("\\circ", ""),
     ("\\degree", ""),
     ("\\%", "%"),
     ("\\lbrace", "\\{"),
@@ -135,7 +149,7 @@ _REPLACE = [
 ]
 
 _TRIG = ("\\sin", "\\cos", "\\tan", "\\cot", "\\sec", "\\csc")
-_DEGREE = ("^{\\circ}", "^\\circ", "\\circ", "\\degree")
+_DEGREE = ("^{\\circ}", "^\\circ", "\\degree")
 _TEXT_CMDS = ("\\text", "\\textbf", "\\textit", "\\textrm", "\\mbox", "\\mathrm", "\\mathbf", "\\operatorname")
 _UNIT_WORDS = frozenset(
     """
@@ -223,12 +237,15 @@ _FRAC_SHORT_RE = re.compile(r"\\frac ?(\d) ?(\d)")
 _SQRT_SHORT_RE = re.compile(r"\\sqrt ?(\d)")
 _U_UNION_RE = re.compile(r"([)\]])\s?U\s?([(\[])")
 _THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SPACE_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _ASSIGN_PREFIX = ("final answer:", "answer:")
 
 
 def normalize(s: str) -> str:
     """Canonical text of an answer (see module docstring). Pure, linear, bounded input."""
     s = s.strip()
+    if not s.isascii():
+        s = _unicode_scripts(s)
     if _UNICODE_RE.search(s):
         s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
     # drop control characters (and lone surrogates from surrogateescape-decoded bytes)
@@ -277,6 +294,8 @@ def normalize(s: str) -> str:
         s = _U_UNION_RE.sub(r"\1 \\cup \2", s)
     if "," in s and _THOUSANDS_RE.fullmatch(s):
         s = s.replace(",", "")
+    elif " " in s and _SPACE_THOUSANDS_RE.fullmatch(s):  # "1 000 000" (SI style)
+        s = s.replace(" ", "")
     return s
 
 
@@ -309,8 +328,8 @@ def tokenize(s: str) -> tuple[Tok, ...]:
         if c.isspace():
             i += 1
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and s[i + 1].isdigit()):
-            m = _NUM_RE.match(s, i)
+        m = _NUM_RE.match(s, i) if (c.isdigit() or c == ".") else None
+        if m is not None:
             toks.append(Tok("num", m.group(0), i, m.end()))
             i = m.end()
         elif c == "\\":
@@ -502,6 +521,7 @@ def _check(q: Fraction) -> Fraction:
     return q
 
 
+@lru_cache(maxsize=4096)
 def _squarefree(n: int) -> tuple[int, int]:
     """n = s^2 * f with f squarefree; returns (s, f). n <= MAX_RADICAND."""
     if n > MAX_RADICAND:
@@ -528,13 +548,20 @@ def _add(a: dict, b: dict, sign: int = 1) -> dict:
     return {k: v for k, v in out.items() if v != 0}
 
 
+MAX_TERMS = 64  # distinct radical terms in one exact value: (sqrt2 + sqrt3 + ...)^32 is refused
+
+
 def _mul(a: dict, b: dict) -> dict:
+    if len(a) * len(b) > MAX_TERMS * MAX_TERMS or len(a) + len(b) > 2 * MAX_TERMS:
+        raise TooLarge(f"a product of sums with {len(a)} x {len(b)} terms")
     out: dict = {}
     for (r1, k1), c1 in a.items():
         for (r2, k2), c2 in b.items():
             g = math.gcd(r1, r2)
             key = ((r1 // g) * (r2 // g), k1 + k2)
             out[key] = _check(out.get(key, Fraction(0)) + c1 * c2 * g)
+    if len(out) > MAX_TERMS:
+        raise TooLarge(f"an exact value with {len(out)} radical terms")
     return {k: v for k, v in out.items() if v != 0}
 
 
@@ -607,6 +634,9 @@ def _sqrt(a: dict) -> dict:
     return {(f, 0): Fraction(s, q.denominator)}
 
 
+MAX_ROOTS = 32  # square roots in one leaf (each may cost a trial division up to 1e5)
+
+
 class _Parser:
     """Recursive descent over a leaf's tokens into an exact value (dict form)."""
 
@@ -614,6 +644,8 @@ class _Parser:
         self.t = toks
         self.i = 0
         self.depth = 0
+        if sum(t.text == "\\sqrt" for t in toks) > MAX_ROOTS:
+            raise TooLarge(f"more than {MAX_ROOTS} square roots")
 
     def peek(self, k: int = 0):
         j = self.i + k
@@ -661,7 +693,14 @@ class _Parser:
                     v = _add(v, f, 1 if _rat(v) >= 0 else -1)  # -2\frac12 = -5/2
                 else:
                     v = _mul(v, f)
-            elif t.kind == "num" or t.text in ("(", "{", "\\frac", "\\sqrt", "\\pi"):
+            elif t.kind == "num" and self._after_integer_literal() and _mixed_number_at(self.t, self.i - 1):
+                num = self._num(self.take().text)  # 1 1/2 = 3/2 (a mixed number)
+                self.take("/")
+                f = _mul(num, _inv(self._num(self.take().text)))
+                v = _add(v, f, 1 if _rat(v) >= 0 else -1)
+            elif t.kind == "num":
+                raise TooLarge("two numbers side by side")  # _prepare refuses these first
+            elif t.text in ("(", "{", "\\frac", "\\sqrt", "\\pi"):
                 v = _mul(v, self.unary())
             else:
                 return v
@@ -710,13 +749,18 @@ class _Parser:
     def postfix(self) -> dict:
         v = self.atom()
         while self.peek() is not None and self.peek().text == "!":
-            self.take()
+            bang = self.take()
+            nxt = self.peek()
+            double = nxt is not None and nxt.text == "!" and nxt.start == bang.end  # 5!! = 5*3*1
+            if double:
+                self.take()
             if not _is_rational(v) or _rat(v).denominator != 1 or _rat(v) < 0:
                 raise NotExact("factorial of a non-integer")
             n = _rat(v).numerator
             if n > MAX_FACTORIAL:
                 raise TooLarge(f"factorial of {n}")
-            v = {(1, 0): Fraction(math.factorial(n))} if n else {(1, 0): Fraction(1)}
+            f = math.prod(range(n, 0, -2)) if double else math.factorial(n)
+            v = {(1, 0): Fraction(f)}
         return v
 
     def group(self) -> dict:
@@ -810,7 +854,7 @@ def exact_value(leaf: Leaf):
         raise NotExact("empty")
     text = leaf.text
     if _SYM_RE.fullmatch(text.replace(" ", "")):
-        return Sym(text.replace(" ", ""))
+        return Sym(text.replace(" ", "").replace("{", "").replace("}", ""))  # x_{1} is x_1
     pct = False
     if toks[-1].text == "%":
         pct, toks = True, toks[:-1]
@@ -845,7 +889,7 @@ class Undecided(Exception):
 
 
 def exact_leaf_eq(a: Leaf, b: Leaf) -> bool:
-    if a.text.replace(" ", "") == b.text.replace(" ", ""):
+    if squash(a.text) == squash(b.text):
         return True
     try:
         va = exact_value(a)
@@ -946,12 +990,61 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None)
 
 @dataclass(frozen=True)
 class Prepared:
-    """A normalized answer and its structure tree (``tree`` is None when refused: ``error``)."""
+    """A normalized answer and its structure tree (``tree`` is None when refused: ``error``).
+
+    ``key``: the text without spaces, except one between two letters or digits (``2 3`` is not
+    ``23``); ``textual``: the answer holds ``\\text{...}`` words, so it compares as text."""
 
     text: str
     key: str
     tree: object
     error: str
+    textual: bool = False
+
+
+_GAP_RE = re.compile(r"(?<![0-9A-Za-z.]) | (?![0-9A-Za-z.])")
+_BARE_CIRC_RE = re.compile(r"(?<!\^)(?<!\^\{)\\circ\b")
+_TEXT_GROUP_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mbox)\s*\{([^{}]*)\}")
+_CONNECTIVES = frozenset({"or", "and"})
+
+
+def squash(text: str) -> str:
+    """Spaces dropped, except a single one between two letters or digits: ``2 3`` stays two
+    numbers (it is neither ``23`` nor ``2 * 3``)."""
+    return _GAP_RE.sub("", " ".join(text.split()))
+
+
+def _is_textual(raw: str) -> bool:
+    """``\\text{...}`` holds words (not units, not ``or``/``and``): ``\\text{ABC}``,
+    ``\\text{no solution}``. Such answers compare as text, never as products of symbols."""
+    for m in _TEXT_GROUP_RE.finditer(raw):
+        words = [w for w in _WORD_RE.findall(m.group(1)) if len(w) > 1]
+        if any(w.lower() not in _CONNECTIVES for w in words) and not _is_unit_text(m.group(1)):
+            return True
+    return False
+
+
+def _side_by_side(toks: tuple) -> bool:
+    """Two numbers with only a space between them (``2 3``, ``1 000`` left over), other than a
+    mixed number ``1 1/2``: an answer that could be read as ``23``, ``2 * 3`` or two answers."""
+    for k in range(1, len(toks)):
+        if toks[k].kind == "num" and toks[k - 1].kind == "num":
+            if _mixed_number_at(toks, k - 1) or (k >= 2 and toks[k - 2].text in ("_", "^")):
+                continue  # 1 1/2; \log_2 8 and x^2 3 (a sub/superscript, then a factor)
+            return True
+    return False
+
+
+def _mixed_number_at(toks: tuple, k: int) -> bool:
+    """``toks[k:k+4]`` is ``W N / D`` with integers, ``N < D``, standing alone in its term."""
+    w = toks[k : k + 4]
+    if len(w) < 4 or w[2].text != "/" or not all(t.kind == "num" and t.text.isdigit() for t in (w[0], w[1], w[3])):
+        return False
+    if int(w[1].text) >= int(w[3].text):
+        return False
+    before = toks[k - 1].text if k > 0 else None
+    after = toks[k + 4].text if k + 4 < len(toks) else None
+    return before in (None, "+", "-", "(", "[", "{", ",", "=") and after in (None, ")", "]", "}", ",", "=")
 
 
 def prepare(raw: str) -> Prepared:
@@ -964,11 +1057,20 @@ def prepare(raw: str) -> Prepared:
 @lru_cache(maxsize=8192)
 def _prepare(raw: str) -> Prepared:
     text = normalize(raw)
-    key = "".join(text.split())
+    key = squash(text)
+    textual = _is_textual(raw)
     if not text:
         return Prepared(text, key, None, "empty answer")
+    # read only as identical text (the key): what the value paths would misread
+    if _BARE_CIRC_RE.search(text):
+        return Prepared(text, key, None, "a composition (\\circ) compares as text only", textual)
+    if "'" in text:
+        return Prepared(text, key, None, "a prime (f', x'') compares as text only", textual)
     try:
+        toks = tokenize(text)
+        if _side_by_side(toks):
+            return Prepared(text, key, None, "two numbers side by side (23? 2*3? two answers?)", textual)
         tree = structure(text)
     except TooLarge as e:
-        return Prepared(text, key, None, f"refused: {e}")
-    return Prepared(text, key, tree, "")
+        return Prepared(text, key, None, f"refused: {e}", textual)
+    return Prepared(text, key, tree, "", textual)

@@ -220,4 +220,7 @@ def symbolic_verdict(pred: str, gold: str) -> tuple[str, str]:
         return "parse_error", "expression nested too deep"
     except MemoryError:
         return "error", "out of memory"
+    except Exception as e:  # noqa: BLE001 - the gold parsed: the prediction broke the comparison
+        # (sympy raises TypeError on e.g. \gcd(12,18) vs 5); unparsable, never "unscored"
+        return "parse_error", f"prediction: cannot compare ({type(e).__name__}: {str(e)[:100]})"
     return ("equal", "symbolic equality") if eq else ("not_equal", "symbolic inequality")

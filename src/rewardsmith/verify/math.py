@@ -72,11 +72,18 @@ def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Ve
     if not isinstance(pred, str):
         raise ValueError(f"pred: got {type(pred).__name__} {pred!r:.60}, expected a str or None")
     gp = prepare(gold)
-    pp = prepare(pred)
+    try:
+        pp = prepare(pred)
+    except Exception as e:  # noqa: BLE001 - a prediction the normalizer chokes on is unparsable,
+        # never "unscored": an error label (NaN reward) would be an escape from the wrong tier
+        return Verdict(False, "parse_error", f"prediction: cannot read it ({type(e).__name__})", "exact")
     if gp.tree is None and not (gp.key and gp.key == pp.key):
         return Verdict(False, "parse_error", f"gold: {gp.error}", "exact")
     if gp.key and gp.key == pp.key:
         return Verdict(True, "equal", "identical after normalization", "exact")
+    if gp.textual or pp.textual:  # \text{ABC} is a word, not the product A*B*C
+        eq = gp.key.lower() == pp.key.lower()
+        return Verdict(eq, "equal" if eq else "not_equal", "text answers compared as text", "exact")
     if pp.tree is None:
         return Verdict(False, "parse_error", f"prediction: {pp.error}", "exact")
     try:
@@ -88,6 +95,8 @@ def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Ve
         pass
     except RecursionError:
         return Verdict(False, "parse_error", "expression nested too deep", "exact")
+    except Exception as e:  # noqa: BLE001 - the gold parsed, so the prediction is what broke it
+        return Verdict(False, "parse_error", f"prediction: cannot compare ({type(e).__name__})", "exact")
     label, reason = get_pool().run(pp.text, gp.text, t)
     return Verdict(label == "equal", label, reason, "symbolic")
 
