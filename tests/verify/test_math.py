@@ -287,6 +287,11 @@ RED_TEAM = [
     ("3!!", "720", False), ("3!!", "3", True), ("5!!", "15", True), ("(3!)!", "720", True),
     ("2²", "4", True), ("x²", "x^2", True), ("x₁", "x_1", True), ("2⁻¹", "0.5", True), ("½", "0.5", True),
     ("1½", "1.5", True),
+    # false negatives it had: inequalities against intervals, a solved variable on the right, all reals
+    ("1 \\le x \\le 2", "[1,2]", True), ("x>2", "(2,\\infty)", True), ("2<x", "(2,\\infty)", True),
+    ("(2,\\infty)", "x>2", True), ("1>x>0", "(0,1)", True), ("x \\le 3", "(-\\infty,3)", False),
+    ("0<x<1", "[0,1]", False), ("x>2", "[2,\\infty)", False), ("2x<4", "x<2", True),
+    ("3=x", "3", True), ("\\mathbb{R}", "(-\\infty,\\infty)", True),
 ]
 
 

@@ -292,6 +292,8 @@ def normalize(s: str) -> str:
             s = head
     if "U" in s:  # "(1,2) U (3,4)": a U between intervals is a union
         s = _U_UNION_RE.sub(r"\1 \\cup \2", s)
+    if s in ("\\mathbb{R}", "\\mathbb R", "\\R", "\\reals"):  # all reals
+        s = "(-\\infty, \\infty)"
     if "," in s and _THOUSANDS_RE.fullmatch(s):
         s = s.replace(",", "")
     elif " " in s and _SPACE_THOUSANDS_RE.fullmatch(s):  # "1 000 000" (SI style)
@@ -916,6 +918,61 @@ def _is_symbol_leaf(n: Node) -> bool:
     return bool(_SYM_RE.fullmatch(t) or _FUNC_LHS_RE.fullmatch(t))
 
 
+def _solved_for(e: "Eq") -> Node | None:
+    """The value side of ``x = 3`` or ``3 = x`` (a lone variable on one side only), else None."""
+    if _is_symbol_leaf(e.lhs):
+        return e.rhs
+    if _is_symbol_leaf(e.rhs):
+        return e.lhs
+    return None
+
+
+_LESS = {"<": True, "\\lt": True, "\\le": False}  # relation -> strict?
+_MORE = {">": True, "\\gt": True, "\\ge": False}
+
+
+def _inequality_interval(leaf: Leaf) -> Node | None:
+    """``1 \\le x < 2`` -> ``[1, 2)``; ``x > 2`` / ``2 < x`` -> ``(2, \\infty)``: an inequality in one
+    lone variable as the interval it describes (only to compare it with an interval)."""
+    toks = leaf.toks
+    rel = [k for k, t in enumerate(toks) if t.text in _LESS or t.text in _MORE]
+    if not rel or len(rel) > 2:
+        return None
+    s = leaf.text
+    bounds = [0] + [x for k in rel for x in (k, k + 1)] + [len(toks)]
+    parts = [toks[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
+    if not all(parts):
+        return None
+    texts = [_text(s, p) for p in parts]
+    ops = [toks[k].text for k in rel]
+    is_var = [bool(_SYM_RE.fullmatch(t.replace(" ", ""))) for t in texts]
+    if len(ops) == 2:  # a < x < b (or a > x > b)
+        if not is_var[1] or is_var[0] or is_var[2]:
+            return None
+        if all(o in _LESS for o in ops):
+            lo, lo_strict, hi, hi_strict = texts[0], _LESS[ops[0]], texts[2], _LESS[ops[1]]
+        elif all(o in _MORE for o in ops):
+            lo, lo_strict, hi, hi_strict = texts[2], _MORE[ops[1]], texts[0], _MORE[ops[0]]
+        else:
+            return None
+    elif is_var[0] != is_var[1]:
+        op = ops[0]
+        var_left = is_var[0]
+        bound = texts[1] if var_left else texts[0]
+        strict = _LESS.get(op, _MORE.get(op))
+        if (op in _LESS) == var_left:  # x < b, or b > x: an upper bound
+            lo, lo_strict, hi, hi_strict = "-\\infty", True, bound, strict
+        else:
+            lo, lo_strict, hi, hi_strict = bound, strict, "\\infty", True
+    else:
+        return None
+    text = ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]")
+    try:
+        return structure(text)
+    except TooLarge:
+        return None
+
+
 def _match_set(xs: tuple, ys: tuple, eq) -> bool:
     """Set equality: every x equals some y and every y some x (duplicates collapse)."""
     return all(any(eq(x, y) for y in ys) for x in xs) and all(any(eq(x, y) for x in xs) for y in ys)
@@ -959,10 +1016,12 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None)
         if eq_eq is not None:
             return eq_eq(p, g)
         return False
-    if isinstance(p, Eq) and _is_symbol_leaf(p.lhs) and not isinstance(g, Eq):
-        return rec(p.rhs, g)
-    if isinstance(g, Eq) and _is_symbol_leaf(g.lhs) and not isinstance(p, Eq):
-        return rec(p, g.rhs)
+    if isinstance(p, Eq) and not isinstance(g, Eq):
+        side = _solved_for(p)
+        return side is not None and rec(side, g)
+    if isinstance(g, Eq) and not isinstance(p, Eq):
+        side = _solved_for(g)
+        return side is not None and rec(p, side)
     if isinstance(p, Eq) or isinstance(g, Eq):
         return False
     if isinstance(p, Seq) and isinstance(g, Seq):
@@ -976,6 +1035,14 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None)
         return all(rec(x, y) for x, y in zip(p.items, g.items))
     if isinstance(p, UnionNode) and isinstance(g, UnionNode):
         return _match_unordered(p.items, g.items, rec)
+    if isinstance(p, Leaf) and isinstance(g, Seq) and g.kind == "tuple":  # x > 2 against (2, \infty)
+        iv = _inequality_interval(p)
+        if iv is not None:
+            return rec(iv, g)
+    if isinstance(g, Leaf) and isinstance(p, Seq) and p.kind == "tuple":
+        iv = _inequality_interval(g)
+        if iv is not None:
+            return rec(p, iv)
     if isinstance(p, Leaf) and isinstance(g, Leaf):
         return leaf_eq(p, g)
     # a structure against a leaf: unequal unless the leaf hides a structure only sympy sees
