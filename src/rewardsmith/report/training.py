@@ -217,6 +217,12 @@ def _most_accurate(names: Sequence[str], summary: dict[str, dict[str, Any]]) -> 
     return max(names, key=lambda k: summary[k]["final_correct"])
 
 
+def _versus(names: Sequence[str], summary: dict[str, dict[str, Any]], what: str = "") -> str:
+    """``vs NAME<what> 0.47``: the most accurate of ``names`` and its final correct fraction."""
+    b = _most_accurate(names, summary)
+    return f"vs {b.split(' ')[0]}{what} {summary[b]['final_correct']:.2f}"
+
+
 def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
     """Plain sentences of what the runs show; each compares numbers computed from the metrics."""
     lines: list[str] = []
@@ -284,10 +290,7 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
             r = summary[raw[0]]
             nc = sum(r["collapsed"])
             if nc == 0:
-                cmp = ""
-                if norm:
-                    bn = _most_accurate(norm, summary)
-                    cmp = f"; final accuracy {r['final_correct']:.2f} vs {bn.split(' ')[0]} {summary[bn]['final_correct']:.2f}"
+                cmp = f"; final accuracy {r['final_correct']:.2f} {_versus(norm, summary)}" if norm else ""
                 lines.append(f"Raw (unnormalized) rewards{where} did not collapse in any of {len(r['collapsed'])} seed(s)"
                              f"{cmp}: this contradicts the seed's expectation that the discrete reward alone drives "
                              f"the policy onto meaningless templates.")
@@ -297,10 +300,7 @@ def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
         rule_arms = raw + norm
         for k in learned:
             s_l = summary[k]
-            cmp = ""
-            if rule_arms:
-                bk = _most_accurate(rule_arms, summary)
-                cmp = f" vs {bk.split(' ')[0]} on the rule reward {summary[bk]['final_correct']:.2f}"
+            cmp = f" {_versus(rule_arms, summary, ' on the rule reward')}" if rule_arms else ""
             lines.append(f"{k.split(' ')[0]}{where} (the learned reward R_base + sum w_i p_i): final accuracy "
                          f"{s_l['final_correct']:.2f}{cmp}; {sum(s_l['collapsed'])} of {len(s_l['collapsed'])} "
                          f"run(s) collapsed.")
