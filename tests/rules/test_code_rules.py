@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import math
 
 import pytest
@@ -275,3 +276,40 @@ def test_score_batch_in_worker_processes(fast):
     batch = fast.score_batch([good, bad, good, "no code"], fields=[{"tests": IO_SUM}] * 4, workers=2)
     assert batch.labels == ["passed", "wrong_answer", "passed", "no_code"]
     assert batch.rewards.tolist() == [1.0, -1.0, 1.0, -1.0]
+
+
+# Round 2 of red-teaming: each of these gave a wrong solution NaN (unscored) or unearned credit.
+@pytest.mark.parametrize("program", [
+    # a set whose ints share one hash: linear to encode, quadratic for the test side to decode
+    "P = (1 << 61) - 1\nS = {P * k for k in range(1, 12001)}\ndef add(a, b):\n    return [S] * 20\n",
+    # the program names a stdlib module whose import does work in the test sandbox
+    "import types\nfake = types.ModuleType('venv.__main__')\ndef add(a, b):\n    return 0\n",
+    "import types\nfake = types.ModuleType('unittest.__main__')\ndef add(a, b):\n    return 0\n",
+])
+def test_a_program_cannot_take_the_test_sandbox_down_into_an_unscored_row(fast, program):
+    out = fast.score(fenced(program), tests={"asserts": ["assert add(1, 2) == 3"]})
+    assert out.reward == -1.0 and out.label in ("timeout", "harness_tampered", "wrong_answer"), out.details
+
+
+def test_a_deep_directory_tree_is_removed_and_scored(fast):
+    import glob
+    import tempfile
+
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "rewardsmith-sandbox-*")))
+    program = "import os\nfor i in range(1500):\n    os.mkdir('d'); os.chdir('d')\nprint(3)\n"
+    out = fast.score(fenced(program), tests=[{"input": "1 2\n", "output": "4\n"}])
+    assert out.reward == -1.0 and out.label == "wrong_answer", out.details
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "rewardsmith-sandbox-*"))) <= before
+
+
+def test_a_program_defined_check_is_neither_run_nor_counted(fast, fast_partial):
+    tests = {"asserts": ["assert add(1, 2) == 3", "assert add(2, 2) == 4"], "entry_point": "add"}
+    wrong = "def add(a, b):\n    return 0\ndef check(c):\n    pass\n"
+    assert fast_partial.score(fenced(wrong), tests=tests).reward == 0.0
+    right = "def add(a, b):\n    return a + b\n"
+    assert fast.score(fenced(right), tests=tests).label == "passed"  # no dummy check() needed
+
+
+def test_float_normalization_compares_integers_exactly():
+    assert not compare_output("1000001\n", "1000000\n", "float")
+    assert compare_output("0.1000000001\n", "0.1\n", "float")

@@ -174,9 +174,14 @@ def _norm_lines(text: str, mode: str) -> list:
     return lines
 
 
+_INT_TOKEN = re.compile(r"[+-]?\d+")
+
+
 def _float_eq(a: str, b: str) -> bool:
     if a == b:
         return True
+    if _INT_TOKEN.fullmatch(a) and _INT_TOKEN.fullmatch(b):  # 1000001 is not 1000000 within 1e-6
+        return int(a) == int(b)
     try:
         x, y = float(a), float(b)
     except ValueError:
@@ -281,8 +286,8 @@ class CodeCheck(AnswerCheck):
         if tr.event == "exited":  # sys.exit while loading: nothing for the tests to call
             return _verdict(["harness_tampered"] * n, "asserts", details, "the program exited before the tests")
         lost = _lost_label(tr.program)
-        if tr.event in ("lost", "tampered"):
-            label = "harness_tampered" if tr.event == "tampered" else lost
+        if tr.event in ("lost", "tampered", "timeout"):
+            label = {"tampered": "harness_tampered", "timeout": "timeout"}.get(tr.event, lost)
             return _verdict([label] * n, "asserts", details, tr.reason)
         outcomes = [lost if r == "lost" else "harness_tampered" if r == "tampered" else r for r in tr.results]
         outcomes += ["not_run"] * (n - len(outcomes))

@@ -22,6 +22,9 @@ MARKER = sys.argv[3]
 CONFIG = json.loads(sys.argv[4])
 MAX_LINE = 64 * 1024 * 1024
 _CONTROL_FLOW = (StopIteration, StopAsyncIteration)
+_IMPORT_DENY = frozenset({"antigravity", "this", "idlelib", "turtledemo", "turtle", "tkinter", "venv", "ensurepip",
+                          "pydoc", "webbrowser", "unittest", "doctest", "pdb", "code", "runpy", "site", "test",
+                          "lib2to3", "pip", "sitecustomize", "usercustomize", "__phello__", "__hello__"})
 
 
 class ChannelLost(BaseException):
@@ -147,7 +150,11 @@ def _bind_names(names):
             continue
         if isinstance(kind, str) and kind.startswith("module:"):
             module = kind[7:]
-            if module.split(".")[0] in sys.stdlib_module_names:
+            parts = module.split(".")
+            # a stdlib module the tests may use as the program did (math, collections.abc), never
+            # one whose import does work (venv.__main__ builds a venv, unittest runs tests.py)
+            if (parts[0] in sys.stdlib_module_names and parts[0] not in _IMPORT_DENY
+                    and "__main__" not in parts and all(p.isidentifier() for p in parts)):
                 try:
                     ns[name] = __import__(module, fromlist=["_"])
                 except Exception:  # noqa: BLE001 - not importable here
@@ -197,7 +204,8 @@ def main():
     units = [(isinstance(s, ast.Assert) or is_check_call(s), s) for s in tree.body]
     entry = CONFIG.get("entry_point")
     calls_check = any(is_check_call(s) for s in tree.body)
-    if entry and not calls_check:
+    defines_check = any(isinstance(s, ast.FunctionDef) and s.name == "check" for s in tree.body)
+    if entry and defines_check and not calls_check:  # HumanEval: the tests define check(candidate)
         call = ast.parse(f"check({entry})").body[0]
         units.append((True, call))
     results, stop = [], None

@@ -33,7 +33,8 @@ _CLIENT = (_HERE / "_rpc_client.py").read_text()
 class TestRun:
     """``event``: ``done`` (tests ran), ``compile_error``, ``load_error`` (the program raised while
     loading), ``exited`` (it called sys.exit while loading), ``lost`` (its sandbox closed the
-    channel), ``tampered`` or ``harness_error``. ``results``: one of TEST_OUTCOMES per test."""
+    channel), ``tampered``, ``timeout`` (the test sandbox ran out of time, the program's doing)
+    or ``harness_error`` (the tests themselves are broken). ``results``: one of TEST_OUTCOMES per test."""
 
     event: str
     results: list[str]
@@ -103,8 +104,12 @@ def run_tests(program: str, tests: str, *, entry_point: str | None = None, timeo
                 report = None
             break
     if not isinstance(report, dict):
+        # The tests are trusted and parsed before the program is heard from (a bad tests file
+        # reports harness_error itself), so a test sandbox that ends without a report was taken
+        # down through the channel: made to time out (a reply that is slow to decode, a slow
+        # program) or to crash. Either is the program's failure, never an unscored row.
         why = f"test sandbox {tester.status} (rc {tester.returncode}): {tester.stderr[-500:]}"
-        return TestRun("harness_error", [], prog, tester, reason=why)
+        return TestRun("timeout" if tester.status == "timeout" else "tampered", [], prog, tester, reason=why)
     ev = str(report.get("ev"))
     results = [str(r) for r in report.get("results", [])]
     return TestRun(ev, results, prog, tester, reason=str(report.get("reason", ""))[:500])
