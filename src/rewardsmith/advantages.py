@@ -231,6 +231,8 @@ def _bins(n: int, groups: Any = None, group_size: Any = None) -> _Bins:
             raise ValueError(f"groups: expected integer group ids, got dtype {gid.dtype}")
     # Small non-negative ids (the usual case) index bins directly: no np.unique sort. Viewed as
     # unsigned, a negative id is huge, so one max() pass checks both ends of the range.
+    if gid.dtype.kind == "i" and gid.dtype.itemsize < 8:  # int8 -1 viewed as uint8 is 255: small
+        gid = gid.astype(np.int64)
     hi = int(gid.view(gid.dtype.str.replace("i", "u")).max())
     if hi < 2 * n + 1024:
         return _Bins(n=n, size=None, ids=gid.astype(np.intp, copy=False), n_bins=hi + 1)

@@ -7,6 +7,8 @@ so a reader (or a crash) never sees a half-written file.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import math
 import os
@@ -45,8 +47,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    """Write UTF-8 ``text`` to ``path`` atomically. Surrogates (bytes that were not UTF-8, read
+    with ``surrogateescape``) go back as those bytes; a lone surrogate that came in as a JSON
+    ``\\ud800`` escape goes out as that escape."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "backslashreplace")
+    return atomic_write_bytes(path, data)
 
 
 def _json_default(obj: Any) -> Any:
@@ -65,6 +73,12 @@ def _json_default(obj: Any) -> Any:
             return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, (datetime.date, datetime.time)):  # Parquet date/timestamp columns
+        return obj.isoformat()
+    if isinstance(obj, decimal.Decimal):
+        return str(obj)
+    if isinstance(obj, (bytes, bytearray)):
+        return bytes(obj).decode("utf-8", "backslashreplace")
     raise TypeError(f"cannot serialize {type(obj).__name__} to JSON")
 
 
@@ -140,6 +154,8 @@ def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ValueError(f"{path}:{lineno}: invalid JSON (nested too deep)") from None
             if not isinstance(row, dict):
                 raise ValueError(
                     f"{path}:{lineno}: expected a JSON object per line, got {type(row).__name__}"

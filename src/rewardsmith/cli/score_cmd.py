@@ -191,6 +191,7 @@ def _score_resumable(
     todo = [i for i in range(n) if i not in done]
     if todo:
         fresh = not ckpt.exists()
+        ckpt.parent.mkdir(parents=True, exist_ok=True)  # --output may name a new folder
         with ckpt.open("a", encoding="utf-8") as fh, progress_bar() as bar:
             if fresh:
                 fh.write(json.dumps({"checkpoint": key}) + "\n")

@@ -195,6 +195,8 @@ class TrainingMonitor:
         key: Any = None,
     ) -> dict[str, float] | None:
         """Compute the batch's metrics (once per ``key``), log them, update the detectors."""
+        if len(rewards) == 0:  # an empty batch (e.g. a process with no rows): nothing to measure
+            return None
         with self._lock:
             if key is not None and key == self._last_key:
                 return None

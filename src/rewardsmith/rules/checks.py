@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
+
 __all__ = ["CheckResult", "AnswerCheck", "CHECKS", "register_check", "UNDECIDED_LABELS"]
 
 UNDECIDED_LABELS = ("timeout", "error")
@@ -62,13 +64,22 @@ class AnswerCheck:
 def _gold_text(gold: Any) -> str:
     if isinstance(gold, str):
         return gold
-    if isinstance(gold, bool) or gold is None:
+    if isinstance(gold, (bool, np.bool_)) or gold is None:
         raise ValueError(f"answer: expected a string or a number, got {gold!r}")
+    if isinstance(gold, np.integer):
+        return str(int(gold))
+    if isinstance(gold, np.floating):  # np.float32(0.1) is "0.1", not 0.10000000149011612
+        if not np.isfinite(gold):
+            raise ValueError(f"answer: expected a finite number, got {gold!r} (a missing gold answer?)")
+        return np.format_float_positional(gold, unique=True, trim="-") if float(gold).is_integer() \
+            else str(gold)
     if isinstance(gold, (int, float)):
+        if isinstance(gold, float) and not math.isfinite(gold):
+            raise ValueError(f"answer: expected a finite number, got {gold!r} (a missing gold answer?)")
         if isinstance(gold, float) and gold.is_integer():
             return str(int(gold))
         return repr(gold)
-    raise ValueError(f"answer: expected a string or a number, got {type(gold).__name__}")
+    raise ValueError(f"answer: expected a string or a number, got {type(gold).__name__} {gold!r:.60}")
 
 
 def _no_answer(mode: str) -> CheckResult:

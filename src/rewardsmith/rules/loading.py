@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import reprlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -99,7 +100,7 @@ def _describe(exc: ValidationError, data: Any, source: str) -> str:
             allowed = _allowed_keys(loc, data)
             msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
         got = err.get("input")
-        got_s = repr(got)
+        got_s = reprlib.repr(got)  # bounded: never the whole of a huge value
         if len(got_s) > 120:
             got_s = got_s[:117] + "..."
         lines.append(f"  {_path(loc)}: {msg} (got {got_s})")
@@ -162,9 +163,18 @@ def _load_file(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
+        # No aliases: a 600-byte "billion laughs" file (anchors of anchors) expands to GBs in
+        # every later copy or repr of the spec (red-teamed: 41 s, then MemoryError).
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1
+                raise ValueError(f"{path}: line {line}: YAML aliases (*{event.anchor}) are not allowed in a "
+                                 "rule file; write the value out, or reuse a preset with `extends`")
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as exc:
         raise ValueError(f"{path}: not valid YAML/JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid YAML/JSON: nested too deep") from None
 
 
 def _class_of(data: Any) -> type[RuleSet]:

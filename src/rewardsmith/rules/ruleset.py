@@ -110,6 +110,21 @@ class _Undecided(Exception):
         self.result = result
 
 
+_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no", ""})
+
+
+def _truth(v: Any, where: str) -> bool:
+    """A yes/no field (``truncated``): bools, 0/1 and "true"/"false"/"yes"/"no"; the string
+    "false" is not True (as ``bool("false")`` would have it)."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+        return v.strip().lower() in _TRUE
+    raise ValueError(f"{where}: expected true or false (or 1/0), got {v!r}")
+
+
 class RuleSet:
     """A validated rule set that scores completions (see the module docstring for the formula).
 
@@ -259,6 +274,14 @@ class RuleSet:
                 f"{where}: a shaping term measures length in tokens; give each row a 'num_tokens' "
                 "field or build the rule set with tokenizer=..."
             )
+        # The fields the built-in terms read are checked here, at the boundary: a bad value
+        # would otherwise make one row's reward NaN (unscored) whatever its tier.
+        if "num_tokens" in fields:
+            v = fields["num_tokens"]
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{where}.num_tokens: expected an integer >= 0, got {v!r}")
+        if "truncated" in fields:
+            _truth(fields["truncated"], f"{where}.truncated")
 
     def _length(self, text: str, unit: str, fields: Mapping[str, Any], memo: dict) -> int:
         if unit == "chars":
@@ -436,7 +459,7 @@ class RuleSet:
         if kind == "soft_overlong":
             return _shaping.soft_overlong(length, t.max_length, t.cache)
         if kind == "overlong":
-            return _shaping.overlong(length, t.max_length, bool(fields.get("truncated", False)))
+            return _shaping.overlong(length, t.max_length, _truth(fields.get("truncated", False), "truncated"))
         if kind == "length":
             return _shaping.length_penalty(length, t.free, t.scale)
         raise AssertionError(f"unknown term kind {kind!r}")  # pragma: no cover

@@ -973,14 +973,21 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
         return None
 
 
+MAX_PAIRS = 40_000  # element comparisons for one set/list match (200 x 200; each may be exact math)
+
+
 def _match_set(xs: tuple, ys: tuple, eq) -> bool:
     """Set equality: every x equals some y and every y some x (duplicates collapse)."""
+    if len(xs) * len(ys) > MAX_PAIRS:  # a 2,000-element set took 65 s in process (red-teamed)
+        raise TooLarge(f"sets of {len(xs)} and {len(ys)} elements")
     return all(any(eq(x, y) for y in ys) for x in xs) and all(any(eq(x, y) for x in xs) for y in ys)
 
 
 def _match_unordered(xs: tuple, ys: tuple, eq) -> bool:
     if len(xs) != len(ys):
         return False
+    if len(xs) * len(ys) > MAX_PAIRS:
+        raise TooLarge(f"unions of {len(xs)} parts")
     used = [False] * len(ys)
     for x in xs:
         for j, y in enumerate(ys):

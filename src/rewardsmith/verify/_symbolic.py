@@ -62,7 +62,13 @@ def _parse(text: str):
     return expr.xreplace(imag) if imag else expr
 
 
+_INFINITIES = (sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
+
+
 def _num_close(d, a, b) -> bool:
+    av, bv = sympy.N(a, 60), sympy.N(b, 60)
+    if any(x.has(*_INFINITIES) for x in (av, bv)):  # inf is inf, never "close" to a number:
+        return av == bv  # the relative tolerance below would scale by oo (red-teamed: inf == 7)
     dv = sympy.N(d, 60)
     if dv == 0:
         return True
@@ -70,7 +76,7 @@ def _num_close(d, a, b) -> bool:
         return False
     if a.free_symbols or b.free_symbols:  # symbols cancelled: a nonzero constant difference
         return False
-    scale = max(abs(sympy.N(a, 60)), abs(sympy.N(b, 60)), sympy.Float(1e-300))
+    scale = max(abs(av), abs(bv), sympy.Float(1e-300))
     return bool(abs(dv) <= _REL_TOL * scale)
 
 
