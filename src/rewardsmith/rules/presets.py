@@ -6,6 +6,10 @@
   (0, 1 or 2), labels ``correct`` / ``wrong_answer`` / ``correct_bad_format`` / ``bad_format``.
 * ``binary``: +1 ``correct`` / 0 ``wrong_answer``, no format rule, answer = the last ``\\boxed{}``.
 
+In ``seed-tiered`` and ``binary`` a verifier timeout keeps its label (``timeout``) but pays the
+wrong-answer reward: NaN would leave the row out of its group, which beats a wrong answer's
+negative advantage, so hanging the verifier would be a reward hack.
+
 A YAML file may start from a preset (``extends: seed-tiered``) and override keys; mappings merge,
 lists replace.
 """
@@ -30,6 +34,10 @@ def _seed_tiered() -> dict[str, Any]:
             {"when": {"format": True}, "reward": -0.5, "label": "wrong_answer"},
             {"when": {}, "reward": -2.0, "label": "bad_format"},
         ],
+        # A verifier timeout (label "timeout") pays the wrong-answer tier, not NaN: the answer is
+        # checked only once the format is right, and an unscored row (advantage 0) would beat
+        # -0.5, so a policy could learn answers that hang sympy (red-teamed: x^{9999999}).
+        "policy": {"on_timeout": -0.5},
     }
 
 
@@ -62,6 +70,7 @@ def _binary() -> dict[str, Any]:
             {"when": {"correct": True}, "reward": 1.0, "label": "correct"},
             {"when": {}, "reward": 0.0, "label": "wrong_answer"},
         ],
+        "policy": {"on_timeout": 0.0},  # a timeout pays as a wrong answer (see seed-tiered)
     }
 
 
