@@ -426,8 +426,12 @@ def test_bad_options_and_names_raise():
         A.grpo(np.zeros(4), group_size=2, eps=-1)
     with pytest.raises(ValueError, match=r"estimator: unknown name 'ppo'"):
         A.compute("ppo", np.zeros(4), group_size=2)
-    with pytest.raises(TypeError):  # options an estimator does not take are a TypeError
+    with pytest.raises(ValueError, match=r"rloo: unknown option\(s\) \['eps'\]; it takes none"):
         A.compute("rloo", np.zeros(4), group_size=2, eps=0.1)
+    with pytest.raises(ValueError, match=r"grpo: unknown option\(s\) \['dof'\]; it takes \['ddof', 'eps'\]"):
+        A.compute("grpo", np.zeros(4), group_size=2, dof=1)
+    with pytest.raises(TypeError):  # the functions themselves keep Python's own error
+        A.rloo(np.zeros(4), group_size=2, eps=0.1)
     with pytest.raises(ValueError, match=r"rewards: expected a 1-D array, got shape \(2, 2\)"):
         A.grpo(np.zeros((2, 2)), group_size=2)
     with pytest.raises(ValueError, match=r"rewards: expected real numbers, got dtype <U1"):

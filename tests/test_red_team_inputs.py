@@ -122,3 +122,11 @@ def test_huge_sets_are_refused_not_matched_for_a_minute():
     assert time.perf_counter() - t0 < 5.0
     small = ",".join(map(str, range(150)))
     assert verify.math_equal("\\{" + small + "\\}", small)
+
+
+def test_trl_answer_column_must_be_one_per_completion(tiered):
+    pytest.importorskip("trl")
+    from rewardsmith.integrations import trl as rs_trl
+
+    with pytest.raises(ValueError, match=r"answer: expected one gold answer per completion \(a list of 2\), got str"):
+        rs_trl.reward_funcs(tiered)[0](prompts=["p", "p"], completions=[C("4"), C("4")], answer="44")

@@ -58,6 +58,7 @@ __all__ = [
     "Grouping",
     "compute",
     "diagnostics",
+    "estimator_options",
     "make_grouping",
     "raw",
     "grpo",
@@ -803,7 +804,21 @@ def compute(
         raise ValueError(
             f"estimator: unknown name {name!r}; expected one of {sorted(ESTIMATORS)}"
         ) from None
+    allowed = estimator_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {unknown}; it takes {list(allowed) or 'none'}")
     return fn(rewards, groups=groups, group_size=group_size, **options)
+
+
+@functools.lru_cache(maxsize=None)
+def estimator_options(name: str) -> tuple[str, ...]:
+    """The keyword options estimator ``name`` takes beyond the rewards and grouping (e.g.
+    ``("ddof", "eps")`` for grpo)."""
+    import inspect
+
+    params = inspect.signature(ESTIMATORS[name]).parameters
+    return tuple(p for p in params if p not in ("rewards", "groups", "group_size"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -313,7 +313,11 @@ class _Binding:
                     f"to the reward function: {sorted(columns)}); pass answer_column=<name>, or "
                     "answer_column=None for rules that need no gold answer"
                 )
-            answers = list(columns.pop(self.answer_column))
+            col = columns.pop(self.answer_column)
+            if isinstance(col, (str, bytes)) or not hasattr(col, "__len__"):
+                raise ValueError(f"{self.answer_column}: expected one gold answer per completion (a list of "
+                                 f"{len(completions)}), got {type(col).__name__} {col!r:.60}")
+            answers = list(col)
         texts = [completion_text(c) for c in completions]
         fields = {k: list(v) for k, v in columns.items() if isinstance(v, (list, tuple))}
         if prompts is not None:
