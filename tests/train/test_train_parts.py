@@ -189,3 +189,27 @@ def test_fastlm_matches_transformers_forward_and_gradients(kind):
     model.zero_grad()
     hf(ids, pos).logsumexp(-1).sum().backward()
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(g_fast, model.parameters()))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    import pickle
+
+    import numpy as np
+    import torch
+
+    from rewardsmith.train.checkpoint import CHECKPOINT_FILE, load_checkpoint
+
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    torch.save({"step": 1, "x": Boom()}, tmp_path / CHECKPOINT_FILE, pickle_module=pickle)
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="resume: .* is not a rewardsmith checkpoint"):
+        load_checkpoint(tmp_path, model=model, optimizer=torch.optim.AdamW(model.parameters()),
+                        rng=np.random.default_rng(0))
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="resume: .* is not a rewardsmith checkpoint"):
+        load_checkpoint(tmp_path, model=model, optimizer=torch.optim.AdamW(model.parameters()),
+                        rng=np.random.default_rng(0))

@@ -53,7 +53,11 @@ def load_checkpoint(out_dir: str | Path, *, model: Any, optimizer: Any,
     if not path.exists():
         raise ValueError(f"resume: no checkpoint at {str(path)!r} (expected a run directory)")
     device = next(model.parameters()).device
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:  # tensors and plain data only: a checkpoint file is never a way to run code (pickle)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
+        raise ValueError(f"resume: {str(path)!r} is not a rewardsmith checkpoint of tensors and plain "
+                         f"data ({type(exc).__name__}: {str(exc)[:200]})") from None
     model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
     optimizer.load_state_dict(state["optimizer"])
     rng.bit_generator.state = state["numpy_rng"]
