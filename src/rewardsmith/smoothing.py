@@ -26,7 +26,6 @@ batch of one group (so ``batch_std`` equals ``grpo`` here).
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -156,16 +155,6 @@ def validate_counts(counts: Sequence[Any], name: str = "counts", n_tiers: int | 
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=None)
-def _accepts(name: str, option: str) -> bool:
-    """Whether estimator ``name`` takes keyword ``option`` (its wrapper hides the signature)."""
-    try:
-        advantages.compute(name, np.array([0.0, 1.0]), group_size=2, **{option: 0})
-    except TypeError:
-        return False
-    return True
-
-
 def estimator_options(estimator: str, ddof: int = 0, eps: float = 1e-6) -> dict[str, Any]:
     """The subset of ``{ddof, eps}`` that ``estimator`` uses (grpo, batch_std: both; others: none).
 
@@ -181,9 +170,9 @@ def estimator_options(estimator: str, ddof: int = 0, eps: float = 1e-6) -> dict[
     if not (math.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps: expected a finite number >= 0, got {eps!r}")
     opts: dict[str, Any] = {}
-    if _accepts(estimator, "ddof"):
+    if "ddof" in advantages.estimator_options(estimator):
         opts["ddof"] = int(ddof)
-    if _accepts(estimator, "eps"):
+    if "eps" in advantages.estimator_options(estimator):
         opts["eps"] = float(eps)
     return opts
 
