@@ -169,10 +169,11 @@ def estimator_options(estimator: str, ddof: int = 0, eps: float = 1e-6) -> dict[
         raise ValueError(f"ddof: expected 0 (population) or 1 (Bessel), got {ddof!r}")
     if not (math.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps: expected a finite number >= 0, got {eps!r}")
+    takes = advantages.estimator_options(estimator)
     opts: dict[str, Any] = {}
-    if "ddof" in advantages.estimator_options(estimator):
+    if "ddof" in takes:
         opts["ddof"] = int(ddof)
-    if "eps" in advantages.estimator_options(estimator):
+    if "eps" in takes:
         opts["eps"] = float(eps)
     return opts
 

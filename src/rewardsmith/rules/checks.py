@@ -71,8 +71,7 @@ def _gold_text(gold: Any) -> str:
     if isinstance(gold, np.floating):  # np.float32(0.1) is "0.1", not 0.10000000149011612
         if not np.isfinite(gold):
             raise ValueError(f"answer: expected a finite number, got {gold!r} (a missing gold answer?)")
-        return np.format_float_positional(gold, unique=True, trim="-") if float(gold).is_integer() \
-            else str(gold)
+        return str(int(gold)) if float(gold).is_integer() else str(gold)
     if isinstance(gold, (int, float)):
         if isinstance(gold, float) and not math.isfinite(gold):
             raise ValueError(f"answer: expected a finite number, got {gold!r} (a missing gold answer?)")

@@ -195,7 +195,7 @@ class RuleSet:
                 f"answer: rule set {self.name!r} checks correctness "
                 f"(compare: {self.spec.answer.compare}) and needs the gold answer; got None"
             )
-        self._check_length_source(fields, where="fields")
+        self._check_fields(fields, where="fields")
         reward, label, details, _ = self.evaluate(text, answer, fields, self.spec.answer.timeout)
         return Outcome(reward, label, details)
 
@@ -223,7 +223,7 @@ class RuleSet:
         golds = self._validate_answers(answers, n)
         rows = _validate_fields(fields, n)
         for i, f in enumerate(rows):
-            self._check_length_source(f, where=f"fields[{i}]")
+            self._check_fields(f, where=f"fields[{i}]")
         if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout < math.inf):
             raise ValueError(f"timeout: expected a positive number of seconds, got {timeout!r}")
         from rewardsmith.rules.engine import run_batch
@@ -268,7 +268,8 @@ class RuleSet:
                 )
         return answers
 
-    def _check_length_source(self, fields: Mapping[str, Any], where: str) -> None:
+    def _check_fields(self, fields: Mapping[str, Any], where: str) -> None:
+        """A row's fields at the boundary: a length source for token terms, valid values."""
         if self._uses_tokens and self.tokenizer is None and "num_tokens" not in fields:
             raise ValueError(
                 f"{where}: a shaping term measures length in tokens; give each row a 'num_tokens' "

@@ -442,8 +442,8 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     """Tree of an answer: list -> equation -> union -> bracketed sequence -> leaf."""
     if toks is None:
         toks = tokenize(s)
-        if _max_depth(toks) > MAX_DEPTH:
-            raise TooLarge(f"brackets nested deeper than {MAX_DEPTH}")
+    if _depth == 0 and _max_depth(toks) > MAX_DEPTH:  # the top call: once per answer
+        raise TooLarge(f"brackets nested deeper than {MAX_DEPTH}")
     if _depth > MAX_DEPTH:
         raise TooLarge(f"structure nested deeper than {MAX_DEPTH}")
     d = _depth + 1
@@ -1144,7 +1144,7 @@ def _prepare(raw: str) -> Prepared:
         toks = tokenize(text)
         if _side_by_side(toks):
             return Prepared(text, key, None, "two numbers side by side (23? 2*3? two answers?)", textual)
-        tree = structure(text)
+        tree = structure(text, toks)
     except TooLarge as e:
         return Prepared(text, key, None, f"refused: {e}", textual)
     return Prepared(text, key, tree, "", textual)
