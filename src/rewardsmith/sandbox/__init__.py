@@ -482,8 +482,11 @@ def _rmtree(path: str) -> None:
     try:
         shutil.rmtree(path, onerror=onerror)
     except RecursionError:  # a program's 1,500-level tree: rmtree recurses once per level (3.11)
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", path], check=False, timeout=120,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", path], check=False, timeout=120,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):  # no rm, or it hung: the stale-dir sweep retries
+            pass
 
 
 # --------------------------------------------------------------------------- one run
