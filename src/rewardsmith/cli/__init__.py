@@ -3,6 +3,8 @@
 One module per command group registers its commands onto ``app`` when imported below.
 """
 
+import typer
+
 from rewardsmith.cli._app import app
 
 # Command modules (each registers its commands on import).
@@ -13,8 +15,45 @@ from rewardsmith.cli import train_cmds  # noqa: E402,F401  train, experiment, re
 from rewardsmith.cli import graders_cmds  # noqa: E402,F401  graders fit|eval, compare-smoothing
 
 
+# The extra that installs each optional top-level module a command may import (pyproject.toml's
+# [project.optional-dependencies]); a command run without it says which extra to install in one line.
+EXTRA_OF_MODULE = {
+    "torch": "train",
+    "transformers": "train",
+    "safetensors": "train",
+    "reasoning_gym": "train",
+    "peft": "train",
+    "sklearn": "graders",
+    "skops": "graders",
+    "trl": "trl",
+    "datasets": "trl",
+    "ray": "ray",
+    "jinja2": "plot",
+}
+
+
+def missing_extra_message(exc: ModuleNotFoundError) -> str | None:
+    """One line naming the extra that provides the module ``exc`` could not import, or None when
+    the module is not one an extra provides (a real bug, which keeps its traceback)."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(top)
+    if extra is None:
+        return None
+    return (
+        f"error: this command needs the '{extra}' extra (module '{top}' is not installed): "
+        f"pip install 'rewardsmith[{extra}]'"
+    )
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        typer.echo(message, err=True)
+        raise SystemExit(1) from None
 
 
-__all__ = ["app", "main"]
+__all__ = ["EXTRA_OF_MODULE", "app", "main", "missing_extra_message"]
