@@ -155,13 +155,14 @@ class ScoringPool:
     pool.run(...)``; ``RuleSet.score_batch`` makes a fresh one per call.
     """
 
-    def __init__(self, ruleset: Any, workers: int) -> None:
+    def __init__(self, ruleset: Any, workers: int, start_method: str | None = None) -> None:
         if workers < 1:
             raise ValueError(f"workers: expected >= 1, got {workers}")
         self.ruleset = ruleset
         self.workers = workers
-        self._ctx = mp.get_context(START_METHOD)
-        if START_METHOD == "forkserver":
+        method = start_method or START_METHOD
+        self._ctx = mp.get_context(method)
+        if method == "forkserver":
             self._ctx.set_forkserver_preload(["rewardsmith.rules", "rewardsmith.verify"])
         self._slots: list[_Slot] = []
         self.restarts = 0  # workers replaced after a hang or crash
@@ -171,6 +172,15 @@ class ScoringPool:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def start(self) -> None:
+        """Start the workers now (``run`` otherwise starts them on first use)."""
+        while len(self._slots) < self.workers:
+            self._start()
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [s.proc.pid for s in self._slots if s.proc.is_alive()]
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe()
@@ -233,7 +243,10 @@ class ScoringPool:
             list(range(s, min(n, s + chunk_size))) for s in range(0, n, chunk_size)
         )
         busy: dict[_Slot, list[int]] = {}
-        idle: list[_Slot] = []
+        # workers left by an earlier run (or start()) are idle; a dead one is replaced
+        for slot in [s for s in self._slots if not s.proc.is_alive()]:
+            self._kill(slot)
+        idle: list[_Slot] = list(self._slots)
         done = 0
         startup_failures = 0
         chunk_id = 0
