@@ -13,6 +13,7 @@ from rewardsmith.cli import demo_cmd  # noqa: E402,F401  demo
 from rewardsmith.cli import score_cmd  # noqa: E402,F401  score
 from rewardsmith.cli import train_cmds  # noqa: E402,F401  train, experiment, report
 from rewardsmith.cli import graders_cmds  # noqa: E402,F401  graders fit|eval, compare-smoothing
+from rewardsmith.cli import serve_cmd  # noqa: E402,F401  serve
 
 
 # The extra that installs each optional top-level module a command may import (pyproject.toml's
@@ -29,6 +30,10 @@ EXTRA_OF_MODULE = {
     "datasets": "trl",
     "ray": "ray",
     "jinja2": "plot",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "httpx": "serve",
+    "prometheus_client": "serve",
 }
 
 
