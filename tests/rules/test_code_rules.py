@@ -72,7 +72,7 @@ def test_parse_tests_formats_and_errors():
     assert he["n"] == 1 and he["entry_point"] == "f"
     with pytest.raises(ValueError, match="normalize"):
         parse_tests({"test_cases": [{"input": "", "output": ""}], "normalize": "fuzzy"})
-    with pytest.raises(ValueError, match="no top-level assert"):
+    with pytest.raises(ValueError, match="no test to run"):
         parse_tests("x = 1")
     with pytest.raises(ValueError, match="expected keys"):
         parse_tests({"cases": []})
@@ -313,3 +313,117 @@ def test_a_program_defined_check_is_neither_run_nor_counted(fast, fast_partial):
 def test_float_normalization_compares_integers_exactly():
     assert not compare_output("1000001\n", "1000000\n", "float")
     assert compare_output("0.1000000001\n", "0.1\n", "float")
+
+
+# ---------------------------------------------------------------- issue 12: the whole test module runs
+# Finding 1: the tester recorded only top-level asserts and check() calls; an assert in a loop, an
+# if/with block or a helper was dropped, and `def f(x): return 2` scored +1. Each layout below has
+# a wrong solution that must fail and a right one that must pass.
+WRONG_F = "def f(x):\n    return 2\n"  # right only for f(1)
+RIGHT_F = "def f(x):\n    return x + 1\n"
+LAYOUTS = {
+    "for_loop": "assert f(1) == 2\nfor i in range(5):\n    assert f(i) == i + 1\n",
+    "while_loop": "i = 0\nwhile i < 5:\n    assert f(i) == i + 1\n    i += 1\n",
+    "if_block": "if True:\n    assert f(3) == 4\n",
+    "with_block": "import contextlib\nwith contextlib.suppress(KeyError):\n    assert f(3) == 4\n",
+    "try_else": "try:\n    y = f(3)\nexcept KeyError:\n    y = None\nelse:\n    assert y == 4\n",
+    "helper": "def _t():\n    assert f(3) == 4\n_t()\n",
+    "nested_helper": "def _a(x):\n    assert f(x) == x + 1\ndef _b():\n    for x in (1, 5):\n        _a(x)\n_b()\n",
+    "main_block": "def check_all():\n    assert f(7) == 8\nif __name__ == '__main__':\n    check_all()\n",
+    "pytest_never_called": "def test_small():\n    assert f(1) == 2\ndef test_big():\n    assert f(9) == 10\n",
+    "unittest_main": ("import unittest\nclass T(unittest.TestCase):\n    def test_one(self):\n"
+                      "        self.assertEqual(f(1), 2)\n    def test_two(self):\n        self.assertEqual(f(4), 5)\n"
+                      "if __name__ == '__main__':\n    unittest.main()\n"),
+    "unittest_no_main": ("import unittest\nclass T(unittest.TestCase):\n    def test_two(self):\n"
+                         "        self.assertTrue(f(4) == 5)\n"),
+    "unittest_subtests": ("import unittest\nclass T(unittest.TestCase):\n    def test_all(self):\n"
+                          "        for i in range(4):\n            with self.subTest(i=i):\n"
+                          "                self.assertEqual(f(i), i + 1)\n"),
+    "setup_assignment_raises": "x = [f(i) for i in range(3)]\nassert x[1] == 2\nassert x == [1, 2, 3]\n",
+    "comprehension_all": "assert all(f(i) == i + 1 for i in range(4))\n",
+    "check_called": "def check(candidate):\n    assert candidate(3) == 4\ncheck(f)\n",
+    "check_entry_point": "def check(candidate):\n    for i in range(3):\n        assert candidate(i) == i + 1\n",
+    "exit_zero_at_end": "import sys\nassert f(1) == 2\nfor i in range(3):\n    assert f(i) == i + 1\nsys.exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_test_layout_fails_a_wrong_solution_and_passes_a_right_one(fast, layout):
+    tests = {"asserts": LAYOUTS[layout], "entry_point": "f"}
+    wrong = fast.score(fenced(WRONG_F), tests=tests)
+    assert wrong.reward == -1.0 and wrong.label != "passed", (layout, wrong.details)
+    right = fast.score(fenced(RIGHT_F), tests=tests)
+    assert right.reward == 1.0 and right.label == "passed", (layout, right.details)
+
+
+def test_a_wrong_solution_that_raises_in_setup_fails_and_partial_credit_counts_tests(fast_partial):
+    tests = {"asserts": "x = f(0)\nassert f(1) == 2\nfor i in range(3):\n    assert f(i) == i + 1\n"}
+    out = fast_partial.score(fenced("def f(x):\n    if x == 0:\n        raise KeyError(x)\n    return 2\n"),
+                             tests=tests)
+    # 2 tests + 1 failed setup statement: 1 of 3 passed
+    assert out.label == "runtime_error" and math.isclose(out.reward, 1 / 3), out.details
+
+
+def test_exit_in_the_middle_of_the_tests_never_pays(fast):
+    tests = {"asserts": "import sys\nassert f(1) == 2\nsys.exit(0)\nassert f(5) == 6\n"}
+    assert fast.score(fenced(RIGHT_F), tests=tests).label != "passed"  # a test never ran
+
+
+@pytest.mark.parametrize("tests, match", [
+    ("def test_x(tmp_path):\n    assert f(1) == 2\n", "takes arguments"),
+    ("def check(candidate):\n    assert candidate(1) == 2\nassert f(1) == 2\n", "entry_point"),
+    ("def helper():\n    assert f(1) == 2\n", "no test to run"),  # defined, never called, not test_*
+    ("import unittest\n", "no test to run"),
+])
+def test_a_suite_that_cannot_run_its_tests_is_an_error_not_a_pass(tests, match):
+    with pytest.raises(ValueError, match=match):
+        parse_tests({"asserts": tests})
+
+
+# Finding 7: a lone surrogate crashed run_tests in a thread (KeyError 'program'): unscored (NaN).
+def test_lone_surrogates_get_a_real_label(fast):
+    tests = {"asserts": ["assert f(1) == '\\udc80'"]}
+    ok = fast.score(fenced("def f(x):\n    return chr(0xDC80)\n"), tests=tests)
+    assert ok.label == "passed", ok.details
+    # the surrogate itself in the program's source: not valid UTF-8 source, a compile error
+    bad = fast.score(fenced("def f(x):\n    return '\udc80'\n"), tests=tests)
+    assert bad.label == "compile_error" and bad.reward == -1.0, bad.details
+    # ...and in the tests' source (trusted): read back exactly as given
+    raw = fast.score(fenced("def f(x):\n    return chr(0xDC80)\n"), tests={"asserts": "assert f(1) == '\udc80'\n"})
+    assert raw.label == "passed", raw.details
+    io = fast.score(fenced("import sys\nprint(len(sys.stdin.buffer.read()))\n"),
+                    tests=[{"input": "\ud800", "output": "3\n"}])
+    assert io.label == "passed", io.details
+
+
+# Finding 4: extraction was a backreference regex, quadratic on repeated fences (10 s on 60 KB).
+MB = 1_000_000
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("text", [
+    "```\n" * (MB // 4),
+    "```python\n" * (MB // 10),
+    "```" * (MB // 3),
+    "~~~\n```\n" * (MB // 8),
+    "````python\n```\n" * (MB // 15),  # a long fence that never closes, short ones inside
+    "<answer>" * (MB // 8),
+    "<answer>" * (MB // 8) + "</answer>",
+    "</answer>" * (MB // 9),
+    "<answer>```python\n" * (MB // 18) + "</answer>",
+], ids=["fences", "tagged_fences", "one_line_of_fences", "mixed_fences", "unclosed_long_fence", "open_tags",
+        "open_tags_one_close", "close_tags", "answer_and_fences"])
+def test_extract_code_is_linear_on_a_megabyte(text):
+    import time
+
+    t = time.perf_counter()
+    extract_code(text)
+    assert time.perf_counter() - t < 10.0  # quadratic would take hours; linear takes < 1 s
+
+
+def test_extract_code_fence_rules():
+    assert extract_code("````python\nx = '```'\n```\nstill = 1\n````\n") == "x = '```'\n```\nstill = 1\n"
+    assert extract_code("```python\nA\n```\n```python\nB (truncated)") == "A\n"
+    assert extract_code("~~~py\nprint(1)\n~~~\n") == "print(1)\n"
+    assert extract_code("```python\r\nprint(1)\r\n```\r\n") == "print(1)\r\n"
+    assert extract_code("<answer>a</answer> then <answer>print(2)</answer>") == "print(2)"

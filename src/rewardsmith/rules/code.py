@@ -44,29 +44,68 @@ CODE_LABELS = ("passed", "wrong_answer", "runtime_error", "timeout", "compile_er
                "harness_tampered")
 NORMALIZE_MODES = ("lines", "exact", "tokens", "float")
 _LANG_ALIASES = {"python": ("python", "py", "python3", "py3")}
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.S | re.M)
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+_LANG = re.compile(r"[\w+#.-]*")  # anchored at one position per opening fence: linear
 # worst first: the label of a failed completion is its worst test outcome
 _SEVERITY = ("harness_tampered", "compile_error", "timeout", "runtime_error", "wrong_answer")
 
 
+def _fence(line: str) -> tuple[str, int, str] | None:
+    """``(char, length, rest)`` when ``line`` starts (after spaces/tabs) a run of >= 3 backticks
+    or tildes, else None."""
+    body = line.lstrip(" \t")
+    if not body or body[0] not in "`~":
+        return None
+    n = len(body) - len(body.lstrip(body[0]))
+    return (body[0], n, body[n:]) if n >= 3 else None
+
+
+def _fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """``(language, code)`` of each complete fenced block, in order (CommonMark's rules: a block
+    closes at a line holding only a fence of its character at least as long; an unclosed block
+    runs to the end and is dropped as truncated). One pass over the lines: linear time (the
+    backreference regex this replaces took 10 s on 60 KB of repeated fences)."""
+    blocks = []
+    opened = None  # (char, length, language, first line index)
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        f = _fence(line)
+        if opened is None:
+            if f is not None:
+                lang = _LANG.match(f[2].lstrip(" \t")).group(0)
+                opened = (f[0], f[1], lang, i + 1)
+        elif f is not None and f[0] == opened[0] and f[1] >= opened[1] and not f[2].strip(" \t\r"):
+            body = lines[opened[3]:i]
+            blocks.append((opened[2], "\n".join(body) + "\n" if body else ""))
+            opened = None
+    return blocks
+
+
+def _answer_content(text: str) -> str | None:
+    """The content of the last complete ``<answer>...</answer>`` (two ``str.rfind``: linear)."""
+    end = text.rfind("</answer>")
+    if end == -1:
+        return None
+    start = text.rfind("<answer>", 0, end)
+    return None if start == -1 else text[start + len("<answer>"):end]
+
+
 def extract_code(text: str, language: str = "python") -> str | None:
     """The last fenced block tagged ``language`` (or an alias); else the last untagged block;
-    else the ``<answer>`` content (its own fences stripped). None when there is no code."""
+    else the ``<answer>`` content (its own fences stripped). None when there is no code.
+    Linear in ``len(text)`` (tested on 1 MB of repeated fences and open tags)."""
     aliases = _LANG_ALIASES.get(language.lower(), (language.lower(),))
     tagged, untagged = [], []
-    for m in _FENCE.finditer(text):
-        lang = m.group(2).lower()
-        (tagged if lang in aliases else untagged if not lang else []).append(m.group(3))
+    for lang, code in _fenced_blocks(text):
+        lang = lang.lower()
+        (tagged if lang in aliases else untagged if not lang else []).append(code)
     if tagged:
         return tagged[-1]
     if untagged:
         return untagged[-1]
-    answers = _ANSWER.findall(text)
-    if answers:
-        inner = answers[-1]
-        blocks = [m.group(3) for m in _FENCE.finditer(inner)]
-        code = blocks[-1] if blocks else inner
+    inner = _answer_content(text)
+    if inner is not None:
+        blocks = _fenced_blocks(inner)
+        code = blocks[-1][1] if blocks else inner
         return code if code.strip() else None
     return None
 
@@ -128,21 +167,19 @@ def parse_tests(tests: Any, entry_point: str | None = None) -> dict[str, Any]:
 
 
 def _asserts(source: Any, entry_point: str | None) -> dict[str, Any]:
-    import ast
+    """An assert-style suite: the whole module runs; ``n`` is its tests (``sandbox._testplan``)."""
+    from rewardsmith.sandbox._testplan import TestPlanError, plan
 
     if not isinstance(source, str) or not source.strip():
         raise ValueError("tests: expected assert-style test source (a non-empty string)")
+    # Python cannot compile a lone surrogate; in a string literal its escape is the same value
+    source = source.encode("utf-8", "backslashreplace").decode("utf-8")
     try:
-        tree = ast.parse(source)
+        n = plan(source, entry_point)["n"]
     except SyntaxError as exc:
         raise ValueError(f"tests: the test source does not parse: {exc}") from None
-    n = sum(isinstance(s, ast.Assert) for s in tree.body)
-    has_check = any(isinstance(s, ast.FunctionDef) and s.name == "check" for s in tree.body)
-    calls_check = any(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
-                      and isinstance(s.value.func, ast.Name) and s.value.func.id == "check" for s in tree.body)
-    n += int(calls_check) or int(has_check and bool(entry_point))
-    if n == 0:
-        raise ValueError("tests: no top-level assert (nor check(candidate) with an entry_point) to run")
+    except TestPlanError as exc:
+        raise ValueError(str(exc)) from None
     return {"kind": "asserts", "source": source, "entry_point": entry_point, "n": n}
 
 

@@ -4,8 +4,9 @@ Runs the trusted tests (``tests.py``) with every name the program defines bound 
 call, attribute, item, ``len``/``iter``/``bool`` on a proxy is a request to the program's sandbox
 (fd ``argv[1]``), answered with plain data or another proxy (fd ``argv[2]``). Builtins and modules
 are this process's own (a program cannot redefine ``sorted`` or ``math.isclose`` for the tests),
-and comparisons happen here, on plain values, so the program never sees an expected value. Each
-top-level ``assert`` is one test; the report is one line, prefixed by ``argv[3]``, on stdout.
+and comparisons happen here, on plain values, so the program never sees an expected value. The
+whole module runs as written, in order; what counts as a test is ``_rs_plan`` (``_testplan.py``).
+The report is one line, prefixed by ``argv[3]``, on stdout.
 """
 
 import ast
@@ -15,6 +16,7 @@ import os
 import sys
 
 import _rs_codec as codec
+import _rs_plan as plan
 
 req = os.fdopen(int(sys.argv[1]), "w", encoding="utf-8")
 resp = os.fdopen(int(sys.argv[2]), "r", encoding="utf-8")
@@ -27,12 +29,23 @@ _IMPORT_DENY = frozenset({"antigravity", "this", "idlelib", "turtledemo", "turtl
                           "lib2to3", "pip", "sitecustomize", "usercustomize", "__phello__", "__hello__"})
 
 
+_broken = [None]  # "lost" / "tampered" once the channel broke: a test that swallowed it still fails
+
+
 class ChannelLost(BaseException):
     """The program's sandbox closed the channel (it exited, crashed or was killed)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        _broken[0] = _broken[0] or "lost"
 
 
 class Tampered(BaseException):
     """The program wrote something on the channel that this harness never asked for."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        _broken[0] = _broken[0] or "tampered"
 
 
 def _read():
@@ -166,18 +179,72 @@ def _bind_names(names):
             raise
         except Exception:  # noqa: BLE001
             pass
-    ns["__name__"] = "__tests__"
+    ns["__name__"] = "__main__"  # a script's `if __name__ == "__main__":` block runs
     ns["__builtins__"] = builtins  # this process's own, whatever the program sent
     return ns
 
 
+class _Outcomes:
+    """unittest result that keeps one of TEST_OUTCOMES per test, in order (skips are not tests)."""
+
+    def __new__(cls, unittest):
+        class Result(unittest.TestResult):
+            def __init__(self):
+                super().__init__()
+                self.outcomes = []
+
+            def addSuccess(self, test):
+                self.outcomes.append(_broken[0] or "passed")
+
+            def addFailure(self, test, err):
+                self.outcomes.append(_broken[0] or classify(err[1]))
+
+            def addError(self, test, err):
+                self.outcomes.append(_broken[0] or classify(err[1]))
+
+            def addExpectedFailure(self, test, err):
+                self.outcomes.append(_broken[0] or "passed")
+
+            def addUnexpectedSuccess(self, test):
+                self.outcomes.append("wrong_answer")
+
+            def addSubTest(self, test, subtest, err):
+                if err is not None:
+                    self.outcomes.append(_broken[0] or classify(err[1]))
+
+        return Result()
+
+
+def _run_unit(fn):
+    """Run one unit: its outcome, and whether the module must stop here (lost, tampered, exit)."""
+    try:
+        fn()
+        return _broken[0] or "passed", _broken[0]
+    except ChannelLost:
+        return "lost", "lost"
+    except Tampered:
+        return "tampered", "tampered"
+    except SystemExit as exc:  # the tests ended the module: later tests never ran
+        ok = exc.code in (None, 0)
+        return ("passed" if ok else "wrong_answer"), "not_run"
+    except Exception as exc:  # noqa: BLE001 - the test's verdict
+        return _broken[0] or classify(exc), _broken[0]
+
+
 def main():
     try:
-        with open("tests.py", encoding="utf-8") as fh:
-            tree = ast.parse(fh.read(), "tests.py")
+        with open("tests.py", encoding="utf-8", errors="surrogatepass") as fh:
+            source = fh.read()
+        tree = ast.parse(source, "tests.py")
+        the_plan = plan.plan(source, CONFIG.get("entry_point"))
     except (OSError, SyntaxError, ValueError) as exc:
         report({"ev": "harness_error", "reason": f"tests.py: {type(exc).__name__}: {exc}"[:500]})
         return
+    unittest = None
+    if the_plan["testcase"] or "unittest" in source:
+        import unittest
+
+        unittest.main = lambda *a, **k: None  # the harness runs the cases itself, after the module
     try:
         first = _read()
     except (ChannelLost, Tampered) as exc:
@@ -197,37 +264,40 @@ def main():
         report({"ev": "tampered", "reason": str(exc)})
         return
 
-    def is_check_call(s):
-        return (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
-                and isinstance(s.value.func, ast.Name) and s.value.func.id == "check")
-
-    units = [(isinstance(s, ast.Assert) or is_check_call(s), s) for s in tree.body]
-    entry = CONFIG.get("entry_point")
-    calls_check = any(is_check_call(s) for s in tree.body)
-    defines_check = any(isinstance(s, ast.FunctionDef) and s.name == "check" for s in tree.body)
-    if entry and defines_check and not calls_check:  # HumanEval: the tests define check(candidate)
-        call = ast.parse(f"check({entry})").body[0]
-        units.append((True, call))
     results, stop = [], None
-    for is_test, stmt in units:
+    for is_test, index in the_plan["statements"]:
         if stop is not None:
             if is_test:
                 results.append(stop)
             continue
-        code = compile(ast.Module(body=[stmt], type_ignores=[]), "tests.py", "exec")
-        try:
-            exec(code, ns)
-            outcome = "passed"
-        except ChannelLost:
-            outcome = stop = "lost"
-        except Tampered:
-            outcome = stop = "tampered"
-        except Exception as exc:  # noqa: BLE001 - the test's verdict
-            outcome = classify(exc)
-        if is_test:
+        code = compile(ast.Module(body=[tree.body[index]], type_ignores=[]), "tests.py", "exec")
+        outcome, stop = _run_unit(lambda: exec(code, ns))
+        if is_test or outcome != "passed":  # a setup statement that raised is a failed test too
             results.append(outcome)
+    extra = []
+    if the_plan["check"]:
+        call = compile(f"check({CONFIG['entry_point']})", "tests.py", "exec")
+        extra.append(lambda: exec(call, ns))
+    for name in the_plan["pytest"]:
+        extra.append(lambda name=name: ns[name]())
+    for fn in extra:
+        if stop is not None:
+            results.append(stop)
+            continue
+        outcome, stop = _run_unit(fn)
+        results.append(outcome)
+    for name in the_plan["testcase"]:
+        cls = ns.get(name)
+        if stop is not None or unittest is None or not (isinstance(cls, type) and issubclass(cls, unittest.TestCase)):
+            results.append(stop or "runtime_error")
+            continue
+        result = _Outcomes(unittest)
+        suite = unittest.defaultTestLoader.loadTestsFromTestCase(cls)
+        outcome, stop = _run_unit(lambda: suite.run(result))
+        results.extend(result.outcomes)
+        if outcome != "passed" or not result.outcomes:  # the suite itself broke, or ran no test
+            results.append(outcome if outcome != "passed" else "not_run")
     report({"ev": "done", "results": results})
-
 
 try:
     main()

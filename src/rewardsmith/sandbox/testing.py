@@ -27,6 +27,7 @@ _HERE = Path(__file__).parent
 _CODEC = (_HERE / "_codec.py").read_text()
 _SERVER = (_HERE / "_rpc_server.py").read_text()
 _CLIENT = (_HERE / "_rpc_client.py").read_text()
+_PLAN = (_HERE / "_testplan.py").read_text()
 
 
 @dataclass
@@ -60,40 +61,47 @@ def run_tests(program: str, tests: str, *, entry_point: str | None = None, timeo
     marker = "@@rewardsmith-tests-" + secrets.token_hex(8) + "@@"
     started = {"n": 0}
     lock = threading.Lock()
-    parent_fds = [req_r, req_w, resp_r, resp_w]
+    open_fds = {req_r, req_w, resp_r, resp_w}
+
+    def close(fds):
+        with lock:  # each of our fds closed once: a second close could hit a reused number
+            for fd in set(fds) & open_fds:
+                open_fds.discard(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def close_ours():
         with lock:
             started["n"] += 1
-            if started["n"] == 2:
-                for fd in parent_fds:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
+            both = started["n"] == 2
+        if both:
+            close([req_r, req_w, resp_r, resp_w])
 
-    out: dict[str, RunResult] = {}
+    out: dict = {}
 
     def run_program():
-        out["program"] = run(_SERVER, files={"solution.py": program, "_rs_codec.py": _CODEC},
-                             argv=[str(req_r), str(resp_w)], pass_fds=[req_r, resp_w], timeout=timeout,
-                             memory_mb=memory_mb, config=cfg, on_start=close_ours)
+        try:
+            out["program"] = run(_SERVER, files={"solution.py": program, "_rs_codec.py": _CODEC},
+                                 argv=[str(req_r), str(resp_w)], pass_fds=[req_r, resp_w], timeout=timeout,
+                                 memory_mb=memory_mb, config=cfg, on_start=close_ours)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller, never lost in a thread
+            out["error"] = exc
+            close([req_r, resp_w])  # the tests' sandbox sees the channel close instead of waiting on it
 
     thread = threading.Thread(target=run_program, daemon=True)
     try:
         thread.start()
-        tester = run(_CLIENT, files={"tests.py": tests, "_rs_codec.py": _CODEC},
+        tester = run(_CLIENT, files={"tests.py": tests, "_rs_codec.py": _CODEC, "_rs_plan.py": _PLAN},
                      argv=[str(req_w), str(resp_r), marker, json.dumps({"entry_point": entry_point})],
                      pass_fds=[req_w, resp_r], timeout=timeout + 2.0, memory_mb=max(memory_mb, 256),
                      config=cfg, on_start=close_ours)
     finally:
         thread.join()
-        if started["n"] < 2:  # a sandbox failed to start: nobody closed our ends
-            for fd in parent_fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close([req_r, req_w, resp_r, resp_w])  # a sandbox failed to start: nobody closed our ends
+    if "error" in out:
+        raise out["error"]
     prog = out["program"]
     report = None
     for line in reversed(tester.stdout.splitlines()):
