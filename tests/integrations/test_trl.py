@@ -272,14 +272,13 @@ def test_trl_estimator_reproduces_trls_own_advantage():
 # --------------------------------------------------------------------------- monitor and callback
 
 
-def test_monitor_metrics_and_collapse_alarm(table_scorer):
+def test_monitor_metrics_and_informational_detectors_never_alarm(table_scorer):
     from transformers import TrainerControl, TrainerState
 
     sc = table_scorer({"a": 1.0, "b": -1.0})
     (total,) = rt.reward_funcs(sc, answer_column=None, num_generations=2)
     mon = rt.monitor_of(total)
-    mon.collapse.patience = 2
-    mon.collapse.max_skeleton_share = 0.75  # two distinct texts in a batch of 4 is no template yet
+    mon.collapse.correct_label = "good"
     cb = rt.RewardsmithCallback([total], stop_on_collapse=True)
     state, control = TrainerState(), TrainerControl()
     logged: dict[str, list] = {}
@@ -291,23 +290,99 @@ def test_monitor_metrics_and_collapse_alarm(table_scorer):
     assert logged["rewardsmith/label/good"] == [0.5]
     assert logged["rewardsmith/adv/zero_variance_frac"] == [0.0]
     assert logged["rewardsmith/collapse/alarm"] == [0.0]
-    # two batches in a row where every group is constant and identical: no signal, mode collapse
-    for _ in range(2):
+    # batches where every group is constant and identical and all right: the informational
+    # detectors fire, but a policy that is 100% right is not collapsed and raises no alarm
+    for _ in range(8):
         total(prompts=["p", "p", "q", "q"], completions=["a", "a", "a", "a"], log_metric=log_metric)
     assert logged["rewardsmith/collapse/no_signal"][-2:] == [1.0, 1.0]
+    assert logged["rewardsmith/collapse/label_collapse"][-1] == 1.0
     assert logged["rewardsmith/collapse/group_distinct_frac"][-1] == 0.5
-    assert logged["rewardsmith/collapse/top_skeleton_share"] == [0.5, 1.0, 1.0]
-    assert logged["rewardsmith/collapse/alarm"] == [0.0, 0.0, 1.0]
-    assert mon.alarms == {"no_signal", "label_collapse", "template_collapse"}  # G=2: distinct >= 1/2
-    logs: dict = {}
-    control = cb.on_log(None, state, control, logs=logs)
-    assert control.should_training_stop
-    assert {d for _, d in cb.alarms} >= {"no_signal", "label_collapse"}
+    assert logged["rewardsmith/collapse/top_skeleton_share"][:2] == [0.5, 1.0]
+    assert set(logged["rewardsmith/collapse/template_collapse"]) == {0.0}
+    assert set(logged["rewardsmith/collapse/alarm"]) == {0.0} and not mon.alarms
+    control = cb.on_log(None, state, control, logs={})
+    assert not control.should_training_stop and cb.alarms == []
     # without log_metric the metrics wait for the callback, which adds them to the log
     total(prompts=["p", "p"], completions=["a", "b"])
     logs = {}
     cb.on_log(None, state, TrainerControl(), logs=logs)
     assert logs["rewardsmith/label/good"] == 0.5 and logs["rewardsmith/collapse/alarm"] == 0.0
+
+
+def _arith_batch(rng, n_prompts, g, kind):
+    """n_prompts x g completions of the seed's arithmetic format, with their gold answers.
+
+    kind "start": a stage-1 policy (mostly broken format, some wrong, few right, many shapes);
+    "converged": the right answer in one honest format (94% right); "fixed": ``<answer>11</answer>``
+    whatever the problem."""
+    prompts, comps, answers = [], [], []
+    for i in range(n_prompts):
+        a, b = rng.integers(10, 99, size=2)
+        gold = str(a + b)
+        for _ in range(g):
+            u = rng.random()
+            if kind == "fixed":
+                text = "<think>1</think><answer>11</answer>"
+            elif kind == "converged":
+                ans = gold if u < 0.94 else str(a + b + 1)
+                text = f"<think>{ans[::-1]}</think><answer>{ans}</answer>"
+            elif u < 0.15:
+                text = f"<think>{gold[::-1]}</think><answer>{gold}</answer>"
+            elif u < 0.3:
+                text = f"<think>{a}+{b}</think><answer>{a + b + int(rng.integers(1, 9))}</answer>"
+            else:
+                text = rng.choice([f"{a + b}", f"the sum is {gold}", f"<answer>{gold}", f"<think>{a}</think> {b}",
+                                   f"{a}+{b}={gold} i think", f"<answer>{a}</answer> or {b}"])
+            prompts.append(f"{a}+{b}=#{i}")
+            comps.append(text)
+            answers.append(gold)
+    return dict(prompts=prompts, completions=comps, answer=answers)
+
+
+def _run_monitor(seed_rules, kinds, seed=0, patience=2):
+    (total,) = rt.reward_funcs(seed_rules, num_generations=8)
+    mon = rt.monitor_of(total)
+    mon.reset()  # one binding per rule set: forget the previous test's batches, as on_train_begin does
+    mon.collapse.patience = patience
+    rng = np.random.default_rng(seed)
+    logged: dict[str, list] = {}
+    for kind in kinds:
+        total(**_arith_batch(rng, 4, 8, kind), log_metric=lambda k, v: logged.setdefault(k, []).append(v))
+    return total, mon, logged
+
+
+def test_collapse_alarm_is_the_shared_verdict(seed_rules):
+    from transformers import TrainerControl, TrainerState
+
+    from rewardsmith.train.collapse import RULE
+
+    # the issue's SmolLM2 case: 94% right in one honest format, one template in the whole batch
+    _, mon, logged = _run_monitor(seed_rules, ["start"] * 3 + ["converged"] * 12)
+    assert logged["rewardsmith/collapse/top_skeleton_share"][-1] >= 0.9
+    assert logged["rewardsmith/collapse/template_signs"][-1] == 1.0
+    assert logged["rewardsmith/label/correct"][-1] >= 0.8
+    assert set(logged["rewardsmith/collapse/template_collapse"]) == {0.0} and not mon.alarms
+    assert "mostly right" in mon.verdict.reason
+    # a policy that answers one fixed number whatever the problem: collapsed, alarm, stop
+    total, mon, logged = _run_monitor(seed_rules, ["start"] * 3 + ["fixed"] * 12)
+    tc = logged["rewardsmith/collapse/template_collapse"]
+    too_short = RULE.start_steps + RULE.min_end_steps - 1  # batches before two separate windows exist
+    assert tc[:too_short] == [0.0] * too_short
+    assert tc[-1] == 1.0 and logged["rewardsmith/collapse/alarm"][-1] == 1.0
+    first = tc.index(1.0)
+    assert logged["rewardsmith/collapse/alarm"][first] == 0.0  # patience 2: the batch after
+    assert mon.alarms == {"template_collapse"} and mon.verdict.collapsed
+    cb = rt.RewardsmithCallback([total], stop_on_collapse=True, check=False)
+    control = cb.on_log(None, TrainerState(global_step=15), TrainerControl(), logs={})
+    assert control.should_training_stop and cb.alarms == [(15, "template_collapse")]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_policy_that_does_not_change_never_raises_the_alarm(seed_rules, seed):
+    _, mon, logged = _run_monitor(seed_rules, ["start"] * 40, seed=seed, patience=1)
+    assert set(logged["rewardsmith/collapse/template_collapse"]) == {0.0}
+    assert max(logged["rewardsmith/collapse/top_skeleton_share"]) < 0.5  # far from the template share
+    assert not mon.alarms
 
 
 # --------------------------------------------------------------------------- a real GRPOTrainer

@@ -38,9 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -48,6 +46,8 @@ import numpy as np
 from transformers import TrainerCallback
 
 from rewardsmith import advantages as _adv
+from rewardsmith.train.collapse import RULE, CollapseRule, Verdict, Window, series_verdict
+from rewardsmith.train.metrics import collapse_metrics
 from rewardsmith.integrations._scoring import (
     BatchScoreCache,
     completion_text,
@@ -81,9 +81,6 @@ TRL_RESERVED_KWARGS = frozenset(
 #: Prefix of every metric this adapter logs.
 METRIC_PREFIX = "rewardsmith/"
 
-_DIGITS = re.compile(r"\d")
-
-
 # --------------------------------------------------------------------------------------------
 # What TRL's own advantage is, per config (for diagnostics when our estimator is not in charge)
 # --------------------------------------------------------------------------------------------
@@ -111,13 +108,17 @@ def trl_estimator(args: Any) -> tuple[str, dict[str, Any]]:
 
 @dataclass
 class CollapseConfig:
-    """Thresholds of the collapse detectors; an alarm needs ``patience`` batches in a row."""
+    """The collapse verdict's rule (``rewardsmith.train.collapse``, the same as the trainer's and
+    the report's) and the thresholds of the informational detectors. The alarm is the verdict
+    holding ``patience`` batches in a row; the detectors are logged, never alarmed on (a policy
+    that is 99% right trips ``label_collapse``, a converged one ``mode_collapse``)."""
 
-    zero_std_frac: float = 0.9  # no signal: >= this fraction of groups has all-equal rewards
-    min_distinct_frac: float = 0.25  # mode collapse: mean distinct completions per group / G <= this
-    max_skeleton_share: float = 0.5  # template collapse: one digit-masked completion takes >= this
-    dominant_label_frac: float = 0.99  # label collapse: one label covers >= this fraction
-    patience: int = 3  # consecutive batches a detector must fire before the alarm is raised
+    rule: CollapseRule = RULE  # the verdict: template signs AND failed accuracy, start vs end window of batches
+    correct_label: str = "correct"  # the rule set's label of a right answer (no such label: no verdict is logged)
+    zero_std_frac: float = 0.9  # no_signal: >= this fraction of groups has all-equal rewards
+    min_distinct_frac: float = 0.25  # mode_collapse: mean distinct completions per group / G <= this
+    dominant_label_frac: float = 0.99  # label_collapse: one label covers >= this fraction
+    patience: int = 3  # consecutive batches the verdict must hold before the alarm is raised
 
 
 class TrainingMonitor:
@@ -132,11 +133,17 @@ class TrainingMonitor:
       :func:`trl_estimator`);
     * ``collapse/zero_std_frac``, ``collapse/group_distinct_frac`` (mean over groups of distinct
       completions / group size), ``collapse/top_skeleton_share`` (share of the batch taken by its
-      most common completion with digits masked: one template, any numbers -- the same definitions
-      as ``rewardsmith.train``'s metrics), ``collapse/label_entropy`` (label entropy / log K, 0 when
-      one label takes everything); detectors (0/1 per batch) ``collapse/no_signal``,
-      ``collapse/mode_collapse``, ``collapse/template_collapse``, ``collapse/label_collapse``; and
-      ``collapse/alarm`` (1 once a detector has fired ``patience`` batches in a row).
+      most common completion with digits masked: one template, any numbers), ``collapse/distinct_2``
+      (distinct 2-grams of ``completion_ids`` within groups; characters when TRL passes no ids) --
+      computed by ``rewardsmith.train.metrics.collapse_metrics``, as in the trainer --
+      ``collapse/label_entropy`` (label entropy / log K, 0 when one label takes everything);
+      informational detectors (0/1 per batch) ``collapse/no_signal``, ``collapse/mode_collapse``,
+      ``collapse/label_collapse``;
+    * the collapse verdict (``rewardsmith.train.collapse``: the first batches since
+      ``on_train_begin`` against the latest ones) where the rule set has the ``correct`` label:
+      ``collapse/template_signs`` (a), ``collapse/accuracy_failed`` (b),
+      ``collapse/template_collapse`` (both: the verdict) and ``collapse/alarm`` (1 once the verdict
+      has held ``patience`` batches in a row).
 
     Metrics are sent through TRL's ``log_metric`` when the reward function received one; otherwise
     they wait in ``pending`` for :class:`RewardsmithCallback` to add them to the next log.
@@ -155,9 +162,11 @@ class TrainingMonitor:
         self.estimator_options = dict(estimator_options or {})
         self.estimator_bound = False  # True once an AdvantageReward owns the estimator
         self.collapse = collapse or CollapseConfig()
-        self.streaks = {"no_signal": 0, "mode_collapse": 0, "template_collapse": 0, "label_collapse": 0}
-        self.alarms: set[str] = set()
+        self.streak = 0  # batches in a row the collapse verdict has held
+        self.alarms: set[str] = set()  # {"template_collapse"} while the alarm is up
+        self.verdict: Verdict | None = None  # the latest collapse verdict
         self.history: list[dict[str, float]] = []
+        self.windows: list[Window] = []  # per batch: what the collapse rule reads
         self.pending: list[dict[str, float]] = []
         self._lock = threading.Lock()
         self._last_key: Any = None
@@ -178,9 +187,11 @@ class TrainingMonitor:
     def reset(self) -> None:
         """Forget the detectors' streaks, alarms and history (a new training run)."""
         with self._lock:
-            self.streaks = dict.fromkeys(self.streaks, 0)
+            self.streak = 0
             self.alarms.clear()
+            self.verdict = None
             self.history.clear()
+            self.windows.clear()
             self.pending.clear()
             self._last_key = None
 
@@ -193,15 +204,18 @@ class TrainingMonitor:
         advantages: np.ndarray | None = None,
         log_metric: Callable[[str, float], None] | None = None,
         key: Any = None,
+        token_ids: Sequence[Sequence[int]] | None = None,
     ) -> dict[str, float] | None:
-        """Compute the batch's metrics (once per ``key``), log them, update the detectors."""
+        """Compute the batch's metrics (once per ``key``), log them, update the verdict.
+        ``token_ids``: the completions' token ids (TRL's ``completion_ids``), for distinct-2;
+        without them the characters of ``texts`` stand in."""
         if len(rewards) == 0:  # an empty batch (e.g. a process with no rows): nothing to measure
             return None
         with self._lock:
             if key is not None and key == self._last_key:
                 return None
             self._last_key = key
-            metrics = self._metrics(rewards, labels, texts, group_ids, advantages)
+            metrics = self._metrics(rewards, labels, texts, group_ids, advantages, token_ids)
             self.history.append(metrics)
             if log_metric is not None:
                 for name, value in metrics.items():
@@ -210,7 +224,7 @@ class TrainingMonitor:
                 self.pending.append(metrics)
             return metrics
 
-    def _metrics(self, rewards, labels, texts, group_ids, advantages) -> dict[str, float]:
+    def _metrics(self, rewards, labels, texts, group_ids, advantages, token_ids=None) -> dict[str, float]:
         p = METRIC_PREFIX
         r = np.asarray(rewards, dtype=np.float64)
         n = r.shape[0]
@@ -230,35 +244,38 @@ class TrainingMonitor:
         diag = _adv.diagnostics(r, advantages, groups=group_ids).to_dict()
         for k, v in diag.items():
             out[f"{p}adv/{k}"] = float(v)
-        # collapse detectors
-        distinct = []
-        for g in np.unique(group_ids):
-            members = [texts[i] for i in np.flatnonzero(group_ids == g)]
-            distinct.append(len(set(members)) / len(members))
-        distinct_frac = float(np.mean(distinct))
-        skeleton_share = Counter(_DIGITS.sub("#", t) for t in texts).most_common(1)[0][1] / n
+        # collapse: the trainer's detectors, then the shared verdict
+        ids = token_ids if token_ids is not None and len(token_ids) == n else [[ord(c) for c in t] for t in texts]
+        cm = collapse_metrics(texts, [list(x) for x in ids], groups=list(np.asarray(group_ids).tolist()))
         k = max(len(names), 1)
         fr = np.array([c / n for c in counts.values() if c], dtype=np.float64)
         entropy = float(-(fr * np.log(fr)).sum() / math.log(k)) if k > 1 else 0.0
         cfg = self.collapse
         fired = {
             "no_signal": diag["zero_variance_frac"] >= cfg.zero_std_frac,
-            "mode_collapse": distinct_frac <= cfg.min_distinct_frac,
-            "template_collapse": skeleton_share >= cfg.max_skeleton_share,
+            "mode_collapse": cm["group_distinct_frac"] <= cfg.min_distinct_frac,
             "label_collapse": float(fr.max()) >= cfg.dominant_label_frac,
         }
         for det, on in fired.items():
-            self.streaks[det] = self.streaks[det] + 1 if on else 0
-            if self.streaks[det] >= cfg.patience:
-                self.alarms.add(det)
-            elif not on:
-                self.alarms.discard(det)
             out[f"{p}collapse/{det}"] = float(on)
         out[f"{p}collapse/zero_std_frac"] = float(diag["zero_variance_frac"])
-        out[f"{p}collapse/group_distinct_frac"] = distinct_frac
-        out[f"{p}collapse/top_skeleton_share"] = float(skeleton_share)
+        out[f"{p}collapse/group_distinct_frac"] = cm["group_distinct_frac"]
+        out[f"{p}collapse/top_skeleton_share"] = cm["top_skeleton_share"]
+        out[f"{p}collapse/distinct_2"] = cm["distinct_2"]
         out[f"{p}collapse/label_entropy"] = entropy
-        out[f"{p}collapse/alarm"] = float(bool(self.alarms))
+        if cfg.correct_label in names:
+            self.windows.append(Window(int(np.unique(group_ids).size), n, counts[cfg.correct_label] / n,
+                                       cm["top_skeleton_share"], cm["distinct_2"]))
+            v = self.verdict = series_verdict(self.windows, cfg.rule)
+            self.streak = self.streak + 1 if v.collapsed else 0
+            if self.streak >= cfg.patience:
+                self.alarms.add("template_collapse")
+            elif not v.collapsed:
+                self.alarms.discard("template_collapse")
+            out[f"{p}collapse/template_signs"] = float(v.template)
+            out[f"{p}collapse/accuracy_failed"] = float(v.accuracy_failed)
+            out[f"{p}collapse/template_collapse"] = float(v.collapsed)
+            out[f"{p}collapse/alarm"] = float(bool(self.alarms))
         return out
 
     def pop_pending(self) -> dict[str, float]:
@@ -388,7 +405,8 @@ def _log_batch(binding: _Binding, batch, texts, key, prompts, kwargs, num_genera
     else:
         gid = np.zeros(len(texts), dtype=np.int64)
     rewards = np.asarray(batch.rewards, dtype=np.float64)
-    if mon.record(rewards, list(batch.labels), texts, gid, log_metric=kwargs.get("log_metric"), key=key):
+    if mon.record(rewards, list(batch.labels), texts, gid, log_metric=kwargs.get("log_metric"), key=key,
+                  token_ids=kwargs.get("completion_ids")):
         _log_columns(kwargs, batch.labels, rewards)
 
 
@@ -756,7 +774,8 @@ class RewardsmithCallback(TrainerCallback):
     find the monitors). ``on_train_begin`` runs the check (``check=False`` to skip) and, where no
     advantage reward is in charge, makes the monitors' diagnostics follow TRL's own estimator for
     ``args.scale_rewards``. ``on_log`` adds metrics that could not go through ``log_metric`` and, when
-    a collapse alarm is up, warns once per alarm and (``stop_on_collapse=True``) stops training.
+    the collapse alarm is up (``rewardsmith.train.collapse``'s verdict, ``patience`` batches in a
+    row), warns once per alarm and (``stop_on_collapse=True``) stops training.
     ``alarms`` lists ``(global_step, detector)`` pairs raised so far.
     """
 
@@ -802,8 +821,9 @@ class RewardsmithCallback(TrainerCallback):
                     self._warned.add((id(m), det))
                     self.alarms.append((state.global_step, det))
                     logger.warning(
-                        "rewardsmith: collapse detector %r has fired %d batches in a row at step %d",
+                        "rewardsmith: %s: the collapse verdict has held %d batches in a row at step %d (%s)",
                         det, m.collapse.patience, state.global_step,
+                        m.verdict.reason if m.verdict is not None else "",
                     )
             self._warned -= {(i, d) for (i, d) in self._warned if i == id(m) and d not in m.alarms}
             if m.alarms and self.stop_on_collapse:

@@ -1,5 +1,6 @@
 """Per-step batch statistics: reward and label mix, and detectors of the seed's "meaningless
-templates" (a policy that collapses onto one completion or one format skeleton).
+templates" (a policy that collapses onto one completion or one format skeleton). The verdict
+built on the detectors is ``rewardsmith.train.collapse``.
 
 Pure functions of a batch (texts, token ids, rewards, labels); the trainer adds loss-side numbers.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,22 +53,36 @@ def _repetition(seq: Sequence[int], n: int) -> float:
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
-def collapse_metrics(texts: Sequence[str], token_ids: Sequence[Sequence[int]], group_size: int,
-                     n: int = 2) -> dict[str, float]:
-    """Collapse detectors over one batch (groups are contiguous runs of ``group_size``).
+def collapse_metrics(texts: Sequence[str], token_ids: Sequence[Sequence[int]], group_size: int | None = None,
+                     n: int = 2, groups: Sequence[Any] | None = None) -> dict[str, float]:
+    """Collapse detectors over one batch. Groups are contiguous runs of ``group_size``, or given
+    as one id per completion in ``groups`` (any order; TRL's batches).
 
     * ``top_completion_share``: share of the batch taken by its most common completion text.
     * ``top_skeleton_share``: the same for completions with digits masked (one template, any number).
     * ``group_distinct_frac``: distinct completions per group / G, averaged over groups.
     * ``distinct_n``: distinct token n-grams / n-grams within each group, averaged over groups.
     * ``repetition``: 1 - distinct / total token 3-grams within each completion, averaged.
+
+    The collapse verdict (``rewardsmith.train.collapse``) reads ``top_skeleton_share`` and
+    ``distinct_2`` from here, in the trainer and in the TRL callback alike.
     """
     m = len(texts)
     top = Counter(texts).most_common(1)[0][1] / m if m else 0.0
     top_sk = Counter(map(skeleton, texts)).most_common(1)[0][1] / m if m else 0.0
-    groups = [range(i, min(i + group_size, m)) for i in range(0, m, group_size)]
-    gd = [len({texts[j] for j in g}) / len(g) for g in groups]
-    dn = [_distinct_n([token_ids[j] for j in g], n) for g in groups]
+    if groups is not None:
+        if len(groups) != m:
+            raise ValueError(f"groups: expected one id per completion ({m}), got {len(groups)}")
+        members: dict[Any, list[int]] = {}
+        for j, g in enumerate(groups):
+            members.setdefault(g, []).append(j)
+        index = list(members.values())
+    else:
+        if group_size is None or group_size < 1:
+            raise ValueError(f"group_size: expected a positive integer or groups=ids, got {group_size!r}")
+        index = [list(range(i, min(i + group_size, m))) for i in range(0, m, group_size)]
+    gd = [len({texts[j] for j in g}) / len(g) for g in index]
+    dn = [_distinct_n([token_ids[j] for j in g], n) for g in index]
     rep = [_repetition(s, 3) for s in token_ids]
     return {
         "top_completion_share": float(top),

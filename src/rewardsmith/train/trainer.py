@@ -28,6 +28,7 @@ from rewardsmith import advantages
 from rewardsmith.io import atomic_write_json, dumps_json, read_rows, write_rows
 from rewardsmith.progress import progress_bar
 from rewardsmith.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from rewardsmith.train.collapse import run_verdict
 from rewardsmith.train.config import GRPOConfig
 from rewardsmith.train.fastlm import FastLM, HFForward, make_forward
 from rewardsmith.train.metrics import collapse_metrics, label_fractions, reward_stats
@@ -88,6 +89,7 @@ class Rollout:
     prompt_len: int  # Lp
     completion_ids: list[list[int]]  # unpadded, per completion
     left_padded: bool  # prompts differ in length: forwards need the attention mask
+    group_size: int = 1  # rows g*G .. g*G+G-1 share one prompt (forwards run each prompt once)
 
     @property
     def forward_mask(self) -> Any:
@@ -100,6 +102,11 @@ def _as_forward(model_or_fwd: Any) -> FastLM | HFForward:
     return model_or_fwd if isinstance(model_or_fwd, (FastLM, HFForward)) else make_forward(model_or_fwd)
 
 
+def _expand_cache(cache: list, G: int) -> list:
+    """A FastLM KV cache of P prompts -> one of P*G rows (each prompt's keys/values G times)."""
+    return [(k.repeat_interleave(G, 0), v.repeat_interleave(G, 0)) for k, v in cache]
+
+
 def rollout(policy: Policy, prompts: Sequence[list[int]], group_size: int, temperature: float,
             max_new_tokens: int, fwd: FastLM | HFForward | None = None) -> Rollout:
     """Sample ``group_size`` completions per prompt from ``softmax(logits / temperature)``.
@@ -109,85 +116,185 @@ def rollout(policy: Policy, prompts: Sequence[list[int]], group_size: int, tempe
     transformers' ``forward`` 36 ms, over ``fastlm.FastLM`` (the default ``fwd`` for Llama/Qwen2)
     25 ms; ``generate`` spends its time in per-token bookkeeping (logits processors, stopping
     criteria, cache objects). Stops at EOS or ``</answer>`` (a single token or a token sequence).
+
+    With FastLM, each prompt is prefilled once and its KV cache shared by its G rows (a chat
+    prompt with a system turn and an example is ~90 tokens: G times less prefill), and rows that
+    have stopped are dropped from the batch (the cache is compacted once a quarter of the rows
+    still decoded are finished), so the step costs what the unfinished completions cost.
     """
     import torch
 
     model = policy.model
     fwd = _as_forward(model if fwd is None else fwd)
+    fast = isinstance(fwd, FastLM)
     device = next(model.parameters()).device
-    rows = [p for p in prompts for _ in range(group_size)]
-    B, Lp = len(rows), max(map(len, rows))
-    ids = torch.tensor([[policy.pad_id] * (Lp - len(p)) + list(p) for p in rows], device=device)
-    att = torch.tensor([[0] * (Lp - len(p)) + [1] * len(p) for p in rows], device=device)
-    pos = (att.cumsum(-1) - 1).clamp(min=0)
-    left_padded = len({len(p) for p in rows}) > 1
+    G, P = group_size, len(prompts)
+    B, Lp = P * G, max(map(len, prompts))
+    ids_p = torch.tensor([[policy.pad_id] * (Lp - len(p)) + list(p) for p in prompts], device=device)
+    att_p = torch.tensor([[0] * (Lp - len(p)) + [1] * len(p) for p in prompts], device=device)
+    pos_p = (att_p.cumsum(-1) - 1).clamp(min=0)
+    left_padded = len({len(p) for p in prompts}) > 1
     stop_ids = torch.tensor(policy.stop_ids, device=device)
     stop_seq = torch.tensor(policy.stop_seq, device=device) if policy.stop_seq else None
+    L = len(policy.stop_seq)
+    ids, att, pos = (x.repeat_interleave(G, 0) for x in (ids_p, att_p, pos_p))
     dec_pos = pos[:, -1:] + 1 + torch.arange(max_new_tokens, device=device)  # (B, T) positions
-    done = torch.zeros(B, dtype=torch.bool, device=device)
-    toks, hits = [], []
+    toks = torch.full((B, max_new_tokens), policy.pad_id, dtype=torch.long, device=device)
+    stop_at = torch.full((B,), max_new_tokens - 1, dtype=torch.long, device=device)  # index of the stop token
+    rows = torch.arange(B, device=device)  # the rows still in the decoding batch
+    finished = torch.zeros(B, dtype=torch.bool, device=device)  # per row of `rows`
     was_training = model.training
     model.eval()
+    T = 0
     with torch.inference_mode():  # less per-op bookkeeping than no_grad; outputs re-enter autograd below
         cache = fwd.new_cache()
         fwd.freeze()
-        logits = fwd(ids, pos, att.bool() if left_padded else None, cache, tail=1)[:, -1]
+        if fast:
+            logits = fwd(ids_p, pos_p, att_p.bool() if left_padded else None, cache, tail=1)[:, -1]
+            cache = _expand_cache(cache, G)
+            logits = logits.repeat_interleave(G, 0)
+        else:
+            logits = fwd(ids, pos, att.bool() if left_padded else None, cache, tail=1)[:, -1]
         full_att = att.bool()
         for t in range(max_new_tokens):
             scaled = logits.float() if temperature == 1.0 else logits.float() / temperature
-            nxt = torch.multinomial(torch.softmax(scaled, dim=-1), 1)  # (B, 1)
-            toks.append(nxt)
+            nxt = torch.multinomial(torch.softmax(scaled, dim=-1), 1)  # (n, 1)
+            toks[rows, t] = nxt[:, 0]
+            T = t + 1
             hit = torch.isin(nxt[:, 0], stop_ids)
-            if stop_seq is not None and len(toks) >= len(stop_seq):
-                hit = hit | (torch.cat(toks[-len(stop_seq):], 1) == stop_seq).all(1)
-            hits.append(hit)
-            done |= hit
-            if t == max_new_tokens - 1 or bool(done.all()):
+            if stop_seq is not None and t + 1 >= L:
+                hit = hit | (toks[rows, t + 1 - L : t + 1] == stop_seq).all(1)
+            new = hit & ~finished
+            stop_at[rows[new]] = t
+            finished |= hit
+            if t == max_new_tokens - 1 or bool(finished.all()):
                 break
+            if fast and int(finished.sum()) * 4 >= len(rows):  # compact: keep the unfinished rows
+                keep = (~finished).nonzero()[:, 0]
+                rows, finished, nxt = rows[keep], finished[keep], nxt[keep]
+                cache = [(k[keep], v[keep]) for k, v in cache]
+                full_att = full_att[keep]
             if left_padded:
                 full_att = torch.cat([full_att, torch.ones_like(full_att[:, :1])], 1)
-            logits = fwd(nxt, dec_pos[:, t : t + 1], full_att if left_padded else None, cache,
+            logits = fwd(nxt, dec_pos[rows, t : t + 1], full_att if left_padded else None, cache,
                          tail=1)[:, -1]
     fwd.unfreeze()
     model.train(was_training)
     # a completion is its tokens up to and including its first stop; later samples become padding
-    hit = torch.stack(hits, 1).long()
-    cmask = (hit.cumsum(1) - hit) == 0
-    comp = torch.where(cmask, torch.cat(toks, 1), policy.pad_id)
-    T = comp.shape[1]
+    cmask = torch.arange(T, device=device)[None] <= stop_at[:, None]
+    comp = torch.where(cmask, toks[:, :T], policy.pad_id)
     input_ids = torch.cat([ids, comp], 1)
     attention_mask = torch.cat([att, cmask.long()], 1)
     position_ids = torch.cat([pos, dec_pos[:, :T]], 1)
-    comp_list = [[t for t, a in zip(c, m) if a] for c, m in zip(comp.tolist(), cmask.tolist())]
-    return Rollout(input_ids, attention_mask, position_ids, cmask, Lp, comp_list, left_padded)
+    comp_list = [c[: int(n) + 1] for c, n in zip(comp.tolist(), stop_at.clamp(max=T - 1).tolist())]
+    return Rollout(input_ids, attention_mask, position_ids, cmask, Lp, comp_list, left_padded, G)
 
 
 # ----------------------------------------------------------------------------------------------
 # Loss
 # ----------------------------------------------------------------------------------------------
 
+LOGPROB_CHUNK = 512  # completion positions per LM-head chunk: 512 x 49,152 float32 logits = 100 MB
+
+
+def _chunk_logprobs(h: Any, weight: Any, bias: Any, tok: Any, temperature: float, entropy: bool):
+    import torch
+    import torch.nn.functional as F
+
+    logits = F.linear(h, weight, bias).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    lse = torch.logsumexp(logits, -1)
+    lp = logits.gather(-1, tok[:, None]).squeeze(-1) - lse
+    if not entropy:
+        return lp, lp.new_zeros(())
+    with torch.no_grad():
+        ent = lse - (torch.softmax(logits, -1) * logits).sum(-1)
+    return lp, ent
+
+
+def selected_logprobs(hidden: Any, weight: Any, bias: Any, tokens: Any, temperature: float,
+                      with_entropy: bool = False):
+    """``log softmax(hidden W^T + b)[token]`` (and the entropy) for N positions, (N,) each.
+
+    The LM head runs on ``LOGPROB_CHUNK`` positions at a time; with gradients each chunk is
+    recomputed in the backward pass (``torch.utils.checkpoint``), so at most one chunk of
+    vocabulary-wide logits (and its gradient) exists at once, instead of B x T x V float32 logits
+    and their copies (49,152 wide for SmolLM2), for one extra LM-head matmul."""
+    import torch
+    import torch.utils.checkpoint
+
+    lps, ents = [], []
+    grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    for i in range(0, hidden.shape[0], LOGPROB_CHUNK):
+        args = (hidden[i : i + LOGPROB_CHUNK], weight, bias, tokens[i : i + LOGPROB_CHUNK], temperature, with_entropy)
+        if grad:
+            lp, ent = torch.utils.checkpoint.checkpoint(_chunk_logprobs, *args, use_reentrant=False)
+        else:
+            lp, ent = _chunk_logprobs(*args)
+        lps.append(lp)
+        ents.append(ent)
+    lp = torch.cat(lps) if lps else hidden.new_zeros(0)
+    return lp, (torch.cat(ents) if with_entropy and ents else None)
+
+
+def _completion_hidden(fwd: FastLM, ro: Rollout):
+    """Final hidden states (B, T, H) whose row t predicts completion token t. Each prompt runs
+    once (its keys/values are then shared by its G completions, gradients summed through the
+    copies), then the completions run on that cache: with a ~90-token chat prompt and G = 4 that
+    is about half the tokens of a forward over every row's prompt + completion."""
+    import torch
+
+    G, Lp = ro.group_size, ro.prompt_len
+    T = ro.input_ids.shape[1] - Lp
+    mask = ro.forward_mask
+    cache = fwd.new_cache()
+    sl = slice(None, None, G)
+    h_last = fwd(ro.input_ids[sl, :Lp], ro.position_ids[sl, :Lp],
+                 None if mask is None else mask[sl, :Lp].bool(), cache, tail=1, hidden=True)
+    h_last = h_last.repeat_interleave(G, 0)
+    if T == 1:
+        return h_last
+    cache = _expand_cache(cache, G)
+    h = fwd(ro.input_ids[:, Lp:-1], ro.position_ids[:, Lp:-1],
+            None if mask is None else mask[:, :-1].bool(), cache, hidden=True)
+    return torch.cat([h_last, h], 1)
+
 
 def token_logprobs(model: Any, ro: Rollout, temperature: float, with_entropy: bool = False):
-    """log pi(token) of each completion token under ``softmax(logits / temperature)``, (B, T).
+    """log pi(token) of each completion token under ``softmax(logits / temperature)``, (B, T),
+    zero outside ``ro.completion_mask``; and the entropy there when ``with_entropy``.
 
-    ``model``: a transformers model or a forward from ``fastlm.make_forward``."""
+    ``model``: a transformers model or a forward from ``fastlm.make_forward``. With FastLM only
+    the completion positions reach the LM head (``selected_logprobs``); transformers' forward
+    computes ``logits_to_keep = T + 1`` positions of full logits."""
     import torch
 
     fwd = _as_forward(model)
-    mask = ro.forward_mask
     T = ro.input_ids.shape[1] - ro.prompt_len
+    tok = ro.input_ids[:, ro.prompt_len :]
+    sel = ro.completion_mask
+    if isinstance(fwd, FastLM):
+        h = _completion_hidden(fwd, ro)
+        head = fwd.model.lm_head
+        lp_sel, ent_sel = selected_logprobs(h[sel], head.weight, head.bias, tok[sel], temperature, with_entropy)
+        logp = torch.zeros(sel.shape, dtype=lp_sel.dtype, device=sel.device).masked_scatter(sel, lp_sel)
+        ent = None
+        if with_entropy:
+            ent = torch.zeros(sel.shape, dtype=lp_sel.dtype, device=sel.device).masked_scatter(sel, ent_sel)
+        return logp, ent
+    mask = ro.forward_mask
     logits = fwd(ro.input_ids, ro.position_ids, None if mask is None else mask.bool(), tail=T + 1)
     logits = logits[:, :-1].float()  # position t predicts token t + 1: the T completion tokens
     if temperature != 1.0:
         logits = logits / temperature
-    tok = ro.input_ids[:, ro.prompt_len :]
     lse = torch.logsumexp(logits, -1)
-    logp = logits.gather(-1, tok[..., None]).squeeze(-1) - lse
+    logp = (logits.gather(-1, tok[..., None]).squeeze(-1) - lse) * sel
     if not with_entropy:
         return logp, None
     with torch.no_grad():
         p = torch.softmax(logits, -1)
-        ent = lse - (p * logits).sum(-1)
+        ent = (lse - (p * logits).sum(-1)) * sel
     return logp, ent
 
 
@@ -359,6 +466,9 @@ def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool
                 "reward_hist": _hist(rewards), "adv_hist": _hist(adv),
                 "time_rollout_s": t_roll - t0, "time_reward_s": t_rew - t_roll, "time_update_s": t_upd - t_rew,
             }
+            verdict = run_verdict([*history, row], P)  # the shared collapse rule (train.collapse), run so far
+            row.update(collapsed=verdict.collapsed, collapse_template=verdict.template,
+                       collapse_accuracy_failed=verdict.accuracy_failed)
             history.append(row)
             for i in np.linspace(0, len(texts) - 1, min(cfg.samples_per_step, len(texts))).astype(int):
                 samples.append({"step": step + 1, "prompt": problems[i // G].prompt, "answer": answers[i],
