@@ -6,6 +6,7 @@ requests answer 503), lets every accepted request finish, then stops the workers
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from typing import Any
@@ -52,5 +53,16 @@ def run_server(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000, log_
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"{LISTENING} http://{shown}:{bound} (rules {app.state.rs.ruleset.name}, "
           f"{app.state.rs.service.workers} workers)", flush=True)
-    server.run(sockets=[sock])
+    # uvicorn re-raises the stop signal once it has drained; a clean drain then exits 0, not -15
+    prev = {sig: signal.signal(sig, _exit_clean) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, h in prev.items():
+            signal.signal(sig, h)
     sys.stdout.flush()
+
+
+def _exit_clean(signum: int, frame: Any) -> None:
+    sys.stdout.flush()
+    raise SystemExit(0)
