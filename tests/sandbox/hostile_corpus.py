@@ -88,4 +88,54 @@ CORPUS: dict[str, tuple[str, set[str]]] = {
     "mount_and_unshare": ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
                           "print(libc.unshare(0x10000000), libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))\n"
                           "print(libc.setuid(0))\n", {"ok", "error"}),
+    # ---- issue 12's red-team findings (2, 3, 5, 6) and the "fragile but held" ones
+    # 2: 128 files of 16 MiB (2 GiB) went to the host's disk; now a 64 MiB tmpfs says ENOSPC
+    "disk_fill": ("import os\nn = 0\ntry:\n    for i in range(128):\n        with open(f'f{i}', 'wb') as fh:\n"
+                  "            for _ in range(16):\n                fh.write(b'0' * (1 << 20)); n += 1\n"
+                  "except OSError as e:\n    print('stopped', e.errno)\nprint('MiB', n)\n", {"ok", "timeout", "error"}),
+    # 3: 99,000 mkdirs made run() return after 11.5 s (clean-up in the caller); now an inode cap
+    "mkdir_storm": ("import os\ni = 0\ntry:\n    while True:\n        os.mkdir(f'd{i}'); i += 1\n"
+                    "except OSError as e:\n    print('dirs', i, e.errno)\n", {"ok", "timeout", "error"}),
+    # 5: keys added to the user keyring outlived the run
+    "keyring_add": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                    "nr = {'x86_64': (248, 250), 'aarch64': (217, 219)}[os.uname().machine]\n"
+                    "k = libc.syscall(nr[0], b'user', b'rs-leak', b'secret', 6, -4)\n"
+                    "print('add_key', k, ctypes.get_errno())\n"
+                    "print('keyctl', libc.syscall(nr[1], 0, -4, 0), ctypes.get_errno())\n", {"ok", "error"}),
+    # 6: AF_VSOCK is not cut off by a network namespace (only the local CID is ever tried)
+    "vsock_local": ("import socket\ns = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)\n"
+                    "try:\n    s.bind((1, 52000)); s.listen(1); print('listening')\nexcept OSError as e:\n"
+                    "    print('bind', e)\nc = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)\nc.settimeout(1)\n"
+                    "c.connect((1, 52000))\nprint('connected')\n", {"error"}),
+    "netlink_and_packet": ("import socket\nfor fam, typ in ((socket.AF_NETLINK, socket.SOCK_RAW), (socket.AF_PACKET, socket.SOCK_RAW),\n"
+                           "                 (socket.AF_INET6, socket.SOCK_DGRAM)):\n    try:\n"
+                           "        socket.socket(fam, typ); print('opened', fam)\n    except OSError as e:\n"
+                           "        print('denied', fam, e.errno)\n", {"ok", "error"}),
+    "io_uring": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nbuf = ctypes.create_string_buffer(256)\n"
+                 "print('io_uring_setup', libc.syscall(425, 8, buf), ctypes.get_errno())\n", {"ok", "error"}),
+    "nested_userns": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                      "nr = {'x86_64': 272, 'aarch64': 97}[os.uname().machine]\n"
+                      "r = libc.syscall(nr, 0x10000000)\nprint('unshare', r, ctypes.get_errno())\n"
+                      "if r == 0:\n    print(libc.mount(b'none', b'/', None, 32 | 4096, None))\n", {"ok", "error"}),
+    # one run with memory_mb=256 used 4.4 GiB across 10 forks: now a cgroup per run
+    "memory_across_forks": ("import os\nkids = []\nfor _ in range(10):\n    pid = os.fork()\n    if pid == 0:\n"
+                            "        x = bytearray(200 * 2**20)\n        for i in range(0, len(x), 4096): x[i] = 1\n"
+                            "        import time; time.sleep(0.5); os._exit(0)\n    kids.append(pid)\n"
+                            "ok = sum(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) == 0 for p in kids)\n"
+                            "print('survivors', ok)\n", {"ok", "error", "memory", "killed", "timeout"}),
+}
+
+# Grading attacks (run through sandbox.testing.run_tests, as root and as an unprivileged caller):
+# name -> (program, tests, entry_point). None of them may pass.
+GRADING: dict[str, tuple[str, str, str | None]] = {
+    # 1: asserts in a loop / a helper were dropped: a constant function scored +1
+    "assert_in_loop": ("def f(x):\n    return 2\n", "assert f(1) == 2\nfor i in range(5):\n    assert f(i) == i + 1\n", None),
+    "assert_in_helper": ("def f(x):\n    return 2\n", "def _t():\n    assert f(3) == 4\n_t()\n", None),
+    "assert_in_main_block": ("def f(x):\n    return 2\n", "if __name__ == '__main__':\n    assert f(3) == 4\n", None),
+    "pytest_style": ("def f(x):\n    return 2\n", "def test_f():\n    assert f(3) == 4\n", None),
+    "unittest_style": ("def f(x):\n    return 2\n", "import unittest\nclass T(unittest.TestCase):\n"
+                       "    def test_f(self):\n        self.assertEqual(f(3), 4)\nunittest.main()\n", None),
+    # 7: a lone surrogate crashed the harness (unscored); as a value it must simply be wrong
+    "surrogate_return": ("def f(x):\n    return chr(0xDC80)\n", "assert f(1) == 'x'\n", None),
+    "surrogate_in_source": ("def f(x):\n    return '\udc80'\n", "assert f(1) == 'x'\n", None),
 }

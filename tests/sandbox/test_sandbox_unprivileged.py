@@ -25,7 +25,10 @@ CORPUS_PATH = str(Path(__file__).with_name("hostile_corpus.py"))
 SYSTEM_PYTHON = "/usr/bin/python3"
 NAMES = ["fork_bomb", "subprocess_bomb", "kill_everything", "kill_parent", "read_secret_env",
          "read_proc_environ", "write_outside", "setsid_escape", "daemonize", "socket_to_listener",
-         "infinite_loop", "memory_bomb", "huge_stdout", "symlink_tricks", "forge_status_fd"]
+         "infinite_loop", "memory_bomb", "huge_stdout", "symlink_tricks", "forge_status_fd",
+         # issue 12: disk, inodes, keyrings, vsock and the rest of the seccomp filter
+         "disk_fill", "mkdir_storm", "keyring_add", "vsock_local", "netlink_and_packet", "io_uring",
+         "nested_userns"]
 
 SCRIPT = r"""
 import importlib.util, json, os, subprocess, sys, time
@@ -46,14 +49,20 @@ for mode in modes:
         r = sb.run(code, timeout=2.0, memory_mb=256, max_output=100_000, mode=mode,
                    argv=[outside, str(decoy.pid), str(os.getpid()), port])
         out.append(dict(name=name, mode=mode, status=r.status, allowed=sorted(allowed),
-                        containment=r.containment, decoy_alive=decoy.poll() is None,
-                        secret_seen=secret in r.stdout or secret in r.stderr))
+                        containment=r.containment, decoy_alive=decoy.poll() is None, stdout=r.stdout[-300:],
+                        duration=r.duration, secret_seen=secret in r.stdout or secret in r.stderr))
+from rewardsmith.sandbox.testing import run_tests
+grading = {{}}
+for name, (program, tests, entry) in mod.GRADING.items():
+    tr = run_tests(program, tests, entry_point=entry, timeout=5.0)
+    grading[name] = [tr.event, tr.results]
 time.sleep(2.0)
 left = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (os.getpid(), decoy.pid)
         and os.stat("/proc/" + p).st_uid == os.getuid()
         and open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
         and b'"mode": "zygote"' not in open("/proc/%s/cmdline" % p, "rb").read()]
-print(json.dumps(dict(uid=os.getuid(), results=out, decoy_alive=decoy.poll() is None, leftover=left)))
+print(json.dumps(dict(uid=os.getuid(), results=out, grading=grading, decoy_alive=decoy.poll() is None,
+                      leftover=left)))
 decoy.kill()
 """
 
@@ -117,6 +126,17 @@ def test_hostile_corpus_with_unprivileged_caller():
             assert r["decoy_alive"] and not r["secret_seen"], r
             assert r["containment"]["mode"] == r["mode"]
         assert os.listdir(outside) == []
+        for r in report["results"]:
+            assert r["duration"] < 2.0 + 2.5, r  # finding 3: no clean-up stall, whatever the program did
+            if r["mode"] != "fallback" and r["name"] == "disk_fill":
+                assert "stopped 28" in r["stdout"], r  # finding 2: ENOSPC on the tmpfs
+            if r["mode"] != "fallback" and r["name"] in ("keyring_add", "io_uring", "nested_userns"):
+                assert " -1 1" in r["stdout"], r  # findings 5 and the rest: EPERM from seccomp
+            if r["mode"] != "fallback" and r["name"] == "netlink_and_packet":
+                assert "opened" not in r["stdout"], r
+        for name, (event, results) in report["grading"].items():  # findings 1 and 7
+            assert event in ("done", "compile_error"), (name, event)
+            assert not (event == "done" and results and all(x == "passed" for x in results)), (name, results)
         assert received == []
         assert secret not in proc.stdout and secret not in proc.stderr
     finally:

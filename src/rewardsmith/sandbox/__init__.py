@@ -77,7 +77,8 @@ EXIT_MEMORY = 114
 EXIT_SETUP = 115
 _CGROUP_HEADROOM_MB = 64  # the supervisor and the interpreter itself, on top of memory_mb
 
-_BOOT = (Path(__file__).with_name("_boot.py")).read_text()
+# the filter's builder first (stdlib only), then the bootstrap that installs it
+_BOOT = Path(__file__).with_name("_seccomp.py").read_text() + "\n" + Path(__file__).with_name("_boot.py").read_text()
 _NS_FLAGS = ["--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts"]
 _ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -371,10 +372,18 @@ def _make_cgroup(name: str, limit_bytes: int) -> tuple[str, str] | None:
 
 
 def _cgroup_ooms(cg: tuple[str, str]) -> int:
-    """How often the cgroup hit its memory limit so far (v1 failcnt, v2 oom_kill events)."""
+    """How often the OOM killer acted in the cgroup so far (v1 oom_control's oom_kill, else its
+    failcnt; v2 oom_kill events)."""
     version, path = cg
     try:
         if version == "v1":
+            try:
+                with open(os.path.join(path, "memory.oom_control")) as fh:
+                    ctl = dict(ln.split() for ln in fh if ln.strip())
+                if "oom_kill" in ctl:
+                    return int(ctl["oom_kill"])
+            except (OSError, ValueError):
+                pass
             with open(os.path.join(path, "memory.failcnt")) as fh:
                 return int(fh.read().strip() or 0)
         with open(os.path.join(path, "memory.events")) as fh:
@@ -532,7 +541,35 @@ def run(
     finally:
         if uid is not None and mode == "fallback":
             _kill_uid(uid)
-        _rmtree(hostdir)
+        if mode == "fallback":
+            _remove_soon(hostdir)
+        else:  # only the caller's own files: the program wrote to its tmpfs, gone with its namespace
+            _rmtree(hostdir)
+
+
+_REMOVE_WAIT_S = 1.0
+
+
+def _remove_soon(path: str) -> None:
+    """Remove a fallback-mode work dir, waiting at most ``_REMOVE_WAIT_S``: a program that made
+    100,000 dirs (16 s to remove on ext4) must not hold up ``run()``; the rest goes on in a
+    background thread (and the stale-dir sweep catches what a dying caller left)."""
+    t = threading.Thread(target=_rmtree, args=(path,), daemon=True, name="rewardsmith-rmtree")
+    t.start()
+    t.join(_REMOVE_WAIT_S)
+    if t.is_alive():
+        _removals.append(t)
+
+
+_removals: list[threading.Thread] = []
+
+
+@atexit.register
+def _finish_removals(budget_s: float = 60.0) -> None:
+    deadline = time.monotonic() + budget_s
+    for t in _removals:
+        t.join(max(0.0, deadline - time.monotonic()))
+    _removals.clear()
 
 
 def _run_in(hostdir, code, stdin, files, argv, pass_fds, cfg: SandboxConfig, mode, uid, on_start) -> RunResult:
@@ -542,11 +579,11 @@ def _run_in(hostdir, code, stdin, files, argv, pass_fds, cfg: SandboxConfig, mod
             raise ValueError(f"files[{name!r}]: expected a relative path inside the work dir")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as fh:
-            fh.write(content.encode() if isinstance(content, str) else content)
+            fh.write(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
     main_name = "main.py"
     with open(os.path.join(hostdir, main_name), "w", encoding="utf-8", errors="surrogatepass") as fh:
         fh.write(code)
-    if uid is not None:
+    if uid is not None and mode == "fallback":  # namespace modes copy the files onto their tmpfs
         for root, dirs, fnames in os.walk(hostdir):
             for n in dirs + fnames:
                 os.chown(os.path.join(root, n), uid, uid)
@@ -589,6 +626,8 @@ def _run_in(hostdir, code, stdin, files, argv, pass_fds, cfg: SandboxConfig, mod
         "user": (f"uid {uid}" if uid is not None else
                  "userns root without capabilities" if mode == "userns" else "caller uid"),
         "fence": "namespaces" if mode != "fallback" else "audit-hook",
+        "seccomp": _seccomp_description(mode),
+        "workdir": "tmpfs" if mode != "fallback" else "host disk",
         "python": python,
         "launcher": "zygote" if cfg.zygote else "unshare",
     }
@@ -597,26 +636,45 @@ def _run_in(hostdir, code, stdin, files, argv, pass_fds, cfg: SandboxConfig, mod
     handle = None
     oom_before = None
     if cfg.zygote:
-        handle = _spawn_zygote(python, boot_cfg, env, pass_fds, status_target)
+        handle = _spawn_zygote(python, boot_cfg, env, pass_fds, status_target, _run_cgroup_mb(cfg))
         if handle is None:
             containment["launcher"] = "unshare"
         else:
             zcg = handle.cgroup
-            containment["cgroup"] = (f"{zcg[0]} memory {_memory_budget_mb()} MiB shared by every run of "
-                                     "this process") if zcg else None
+            containment["cgroup"] = (f"{zcg[0]} memory {handle.cgroup_mb} MiB for this run, inside "
+                                     f"{_memory_budget_mb()} MiB for every run of this process") if zcg else None
             oom_before = _cgroup_ooms(zcg) if zcg else None
     if handle is None:
         handle = _spawn_oneshot(python, boot_cfg, env, pass_fds, mode, hostdir)
         containment["cgroup"] = None
     if on_start is not None:
         on_start()
-    data_in = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+    data_in = stdin.encode("utf-8", "surrogatepass") if isinstance(stdin, str) else bytes(stdin)
     out, err, report, flags = _pump(handle, data_in, cfg, start)
     handle.kill_all(mode, uid)
     duration = time.monotonic() - start
     if oom_before is not None and _cgroup_ooms(handle.cgroup) > oom_before:
         flags["cgroup_oom"] = True
+    if handle.zygote is not None and handle.cgroup is not None:
+        handle.zygote.release_cgroup(handle.cgroup)
     return _classify(out, err, report, flags, handle.returncode, duration, cfg, containment)
+
+
+def _run_cgroup_mb(cfg: SandboxConfig) -> int:
+    """A run's own memory cgroup limit: its address-space limit, its two tmpfs (their pages are
+    charged to it) and headroom for the supervisor."""
+    return cfg.memory_mb + 2 * cfg.tmpfs_mb + _CGROUP_HEADROOM_MB
+
+
+def _seccomp_description(mode: str) -> str | None:
+    """What the seccomp filter of a run in ``mode`` holds (``_seccomp.py``), or None without one."""
+    from rewardsmith.sandbox._seccomp import seccomp_program
+
+    if seccomp_program() is None:
+        return None
+    how = "best effort" if mode == "fallback" else "required"
+    return (f"bpf ({how}): keyrings, io_uring, new namespaces, ptrace, process_vm, bpf, perf_event_open, "
+            "userfaultfd, mount and every socket family but AF_UNIX denied")
 
 
 class _Handle:
@@ -630,6 +688,8 @@ class _Handle:
         self.returncode: int | None = None
         self.closed: set[int] = set()
         self.cgroup: tuple[str, str] | None = None
+        self.cgroup_mb: int | None = None
+        self.zygote: _Zygote | None = None
 
     def alive(self) -> bool:
         if self.proc is not None:
@@ -719,10 +779,13 @@ class _Zygote:
         self.sock = parent
         self.lock = threading.Lock()
         self.owner = os.getpid()
-        # One memory cgroup for the zygote, so for every run it forks: all sandboxed processes of
-        # this caller together stay under the memory budget. (A cgroup per run would cost two
-        # cgroup migrations, ~20 ms a run on cgroup v1.)
+        # One memory cgroup for the zygote: all sandboxed processes of this caller together stay
+        # under the memory budget; inside it each run gets its own child cgroup with its own limit
+        # (its runner moves itself in before it forks anything). Run cgroups are reused, not
+        # remade: mkdir + rmdir per run cost more than the one migration.
         self.cgroup = _make_cgroup(f"rewardsmith-{os.getpid()}-{id(self)}", _memory_budget_mb() * 1024 * 1024)
+        self.free_cgroups: list[tuple[str, str]] = []
+        self.all_cgroups: list[tuple[str, str]] = []
         try:
             self.proc = subprocess.Popen(
                 [python, "-I", "-c", _BOOT, json.dumps({"mode": "zygote", "sock": child.fileno()})],
@@ -738,6 +801,51 @@ class _Zygote:
             except OSError:
                 _remove_cgroup(self.cgroup)
                 self.cgroup = None
+
+    def acquire_cgroup(self, limit_mb: int) -> tuple[str, str] | None:
+        """An empty run cgroup under the zygote's, its limit set to ``limit_mb`` (None without)."""
+        if self.cgroup is None:
+            return None
+        version, parent = self.cgroup
+        with self.lock:
+            cg = self.free_cgroups.pop() if self.free_cgroups else None
+            n = len(self.all_cgroups)
+        if cg is None:
+            cg = (version, os.path.join(parent, f"run-{n}-{os.urandom(3).hex()}"))
+            try:
+                os.mkdir(cg[1])
+            except OSError:
+                return None
+            with self.lock:
+                self.all_cgroups.append(cg)
+        limit = str(limit_mb * 1024 * 1024)
+        names = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes") if version == "v1" else (
+            "memory.max", "memory.swap.max")
+        ok = False
+        for name in (*names, names[0]):  # memsw >= limit: write in an order that always holds once
+            try:
+                with open(os.path.join(cg[1], name), "w") as fh:
+                    fh.write(limit if name != "memory.swap.max" else "0")
+                ok = ok or name == names[0]
+            except OSError:
+                pass
+        if not ok:
+            self.release_cgroup(cg)
+            return None
+        return cg
+
+    def release_cgroup(self, cg: tuple[str, str]) -> None:
+        """Back to the free list once empty (its processes are gone after kill_all)."""
+        for _ in range(100):
+            try:
+                with open(os.path.join(cg[1], "cgroup.procs")) as fh:
+                    if not fh.read().strip():
+                        with self.lock:
+                            self.free_cgroups.append(cg)
+                        return
+            except OSError:
+                return
+            time.sleep(0.005)  # never reused while busy; removed at close
 
     def spawn(self, req: dict, fds: list[int]) -> int | None:
         with self.lock:
@@ -760,6 +868,8 @@ class _Zygote:
                 self.proc.kill()
                 self.proc.wait()
             if self.cgroup is not None:
+                for cg in self.all_cgroups:
+                    _remove_cgroup(cg)
                 _remove_cgroup(self.cgroup)
 
 
@@ -791,7 +901,7 @@ def _close_zygotes() -> None:
     _zygotes.clear()
 
 
-def _spawn_zygote(python, boot_cfg, env, pass_fds, status_target) -> _Handle | None:
+def _spawn_zygote(python, boot_cfg, env, pass_fds, status_target, cgroup_mb: int) -> _Handle | None:
     """Ask the zygote for a runner holding the run's fds at their numbers; None if it is gone."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -802,10 +912,13 @@ def _spawn_zygote(python, boot_cfg, env, pass_fds, status_target) -> _Handle | N
     req = {"targets": targets, "env": env, "cfg": boot_cfg}
     pid = None
     zygote = None
+    run_cg = None
     try:
         for attempt in range(2):
             try:
                 zygote = _get_zygote(python, fresh=attempt > 0)
+                run_cg = zygote.acquire_cgroup(cgroup_mb)  # a fresh zygote on a retry: its own cgroups
+                req["cgroup_procs"] = os.path.join(run_cg[1], "cgroup.procs") if run_cg else None
                 pid = zygote.spawn(req, child_fds)
             except OSError:  # the zygote cannot start here: the caller falls back to unshare
                 pid = None
@@ -819,7 +932,9 @@ def _spawn_zygote(python, boot_cfg, env, pass_fds, status_target) -> _Handle | N
             os.close(fd)
         return None
     handle = _Handle(in_w, out_r, err_r, st_r, pid)
-    handle.cgroup = zygote.cgroup if zygote is not None else None
+    handle.zygote = zygote
+    handle.cgroup = run_cg
+    handle.cgroup_mb = cgroup_mb
     return handle
 
 

@@ -5,8 +5,9 @@ With ``mode == "zygote"`` it is a fork server: per request it forks a runner tha
 fds, calls ``unshare(2)`` and forks the PID-1 supervisor below (``runner``, ``zygote``). Otherwise
 it runs once, inside ``unshare --pid --fork ...``. The supervisor is PID 1 and still privileged. It
 
-1. makes every mount read-only (bind-remount, mount flags kept), mounts fresh size-limited tmpfs
-   on /tmp and /dev/shm and binds the run's work dir at /tmp/work (the only writable place);
+1. makes every mount read-only (bind-remount, mount flags kept), mounts fresh size- and
+   inode-limited tmpfs on /tmp and /dev/shm and copies the caller's files into /tmp/work on that
+   tmpfs (nothing of the host's disk is writable; the kernel frees the tmpfs with the namespace);
 2. forks the program's process and stays behind as supervisor: the child drops privileges for
    good (a fresh unprivileged uid/gid with no groups as root; every capability and the bounding
    set in a user namespace), sets ``no_new_privs`` and the rlimits, compiles and runs the program;
@@ -123,14 +124,44 @@ def setup_mounts():
         except OSError:
             pass
     expose_hidden(libc, ctypes)
-    opts = f"size={CFG['tmpfs_mb']}m,mode=1777,nr_inodes=4096"
+    opts = f"size={CFG['tmpfs_mb']}m,mode=1777,nr_inodes={CFG.get('tmpfs_inodes', 4096)}"
     _mount(libc, ctypes, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
     _mount(libc, ctypes, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
+    # The work dir lives on the size- and inode-capped tmpfs, never on the host's disk: the
+    # caller's files are copied in, and the kernel frees it all with the namespace.
     os.mkdir("/tmp/work", 0o700)
-    _mount(libc, ctypes, f"/proc/self/fd/{host_fd}", "/tmp/work", None, MS_BIND)
-    _mount(libc, ctypes, None, "/tmp/work", None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+    _copy_in(host_fd, "/tmp/work", CFG.get("uid") if MODE == "root-ns" else None)
     os.close(host_fd)
     return ro_root, libc, ctypes
+
+
+def _copy_in(src_fd, dest, uid):
+    """Copy the tree under the directory fd ``src_fd`` to ``dest`` (owned by ``uid`` if given)."""
+    if uid is not None:
+        os.chown(dest, uid, uid)
+    for name in os.listdir(src_fd):
+        st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
+        target = os.path.join(dest, name)
+        if (st.st_mode & 0o170000) == 0o040000:
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src_fd)
+            try:
+                os.mkdir(target, 0o700)
+                _copy_in(sub, target, uid)
+            finally:
+                os.close(sub)
+        elif (st.st_mode & 0o170000) == 0o100000:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd)
+            try:
+                with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                    while True:
+                        chunk = os.read(fd, 1 << 20)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+            finally:
+                os.close(fd)
+            if uid is not None:
+                os.chown(target, uid, uid)
 
 
 def drop_privileges(libc, ctypes):
@@ -223,10 +254,17 @@ def child(workdir, libc, ctypes):
     if libc is None:
         ctypes, libc = _libc()
     try:
+        join_fresh_keyring(libc)
         drop_privileges(libc, ctypes)
     except Exception as exc:  # noqa: BLE001 - report and stop: never run the program unconfined
         sys.stderr.write(f"sandbox setup failed: {exc!r}\n")
         os._exit(EXIT_SETUP)
+    try:
+        install_seccomp(libc, ctypes)  # (prepended from _seccomp.py)
+    except OSError as exc:
+        if MODE != "fallback":  # the namespace modes promise the filter: never run without it
+            sys.stderr.write(f"sandbox setup failed: {exc!r}\n")
+            os._exit(EXIT_SETUP)
     main = CFG["main"]
     with open(main, "rb") as fh:
         source = fh.read()
@@ -408,6 +446,13 @@ def runner(req, fds, libc, ctypes):
     MODE = CFG["mode"]
     STATUS_FD = CFG["status_fd"]
     os.chdir(CFG["hostdir"])
+    if req.get("cgroup_procs"):  # the run's own memory cgroup, before anything of the run exists
+        try:
+            with open(req["cgroup_procs"], "w") as fh:
+                fh.write(str(os.getpid()))
+        except OSError as exc:
+            _report({"setup_error": f"cgroup: {exc}"})
+            os._exit(EXIT_SETUP)
     if MODE != "fallback":
         uid, gid = os.getuid(), os.getgid()
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
