@@ -55,7 +55,8 @@ STEPS: list[DemoStep] = [
     ),
     DemoStep(
         "experiment",
-        "GRPO on a tiny CPU policy: the tiered rule reward raw, grpo, dr_grpo and learned (RBR), 3 seeds",
+        "GRPO on a tiny CPU policy: the tiered rule reward raw, grpo, dr_grpo and learned (RBR), 3 seeds, "
+        "and a control arm at lr = 0 (the noise floor)",
         run_training_demo,
     ),
 ]

@@ -109,6 +109,8 @@ def experiment_cmd(
                                        "(the learned reward in --grader, with that estimator)."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
     lrs: Optional[str] = typer.Option(None, "--lrs", help="Comma-separated learning rates to sweep (default: --lr only)."),
+    control: bool = typer.Option(False, "--control/--no-control",
+                                 help="Add a control arm at lr = 0 on the same seeds: the noise floor of every detector."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML or JSON file of GRPOConfig fields."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html when done."),
     **cfg: Any,
@@ -128,7 +130,7 @@ def experiment_cmd(
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated numbers, got {lrs!r}", param_hint="--lrs") from None
     try:
-        dirs = run_experiment(c, out, ests, seed_list, lrs=lr_list)
+        dirs = run_experiment(c, out, ests, seed_list, lrs=lr_list, control=control)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _console.print(f"{len(dirs)} runs in {out}")

@@ -14,6 +14,7 @@ from rewardsmith.io import atomic_write_text
 from rewardsmith.report.stages import save_figure
 from rewardsmith.report.training import (
     COLLAPSE_RULE,
+    DETECTORS,
     collapse_figure,
     curves_figure,
     findings,
@@ -32,7 +33,9 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-botto
 table { border-collapse: collapse; font-size: 0.9em; } td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; } .note { color: #555; font-size: 0.9em; }
-li { margin-bottom: 0.4em; }
+li { margin-bottom: 0.4em; } ol.conclusions li { font-size: 1.05em; margin-bottom: 0.7em; }
+details { margin: 0.5em 0; } summary { cursor: pointer; font-weight: 600; }
+tr.control td { background: #f7f7e8; }
 """
 
 
@@ -40,15 +43,25 @@ def _esc(x: object) -> str:
     return html.escape(str(x))
 
 
+def _fmt_delta(xs: Sequence[float], fmt: str) -> str:
+    """Mean change over seeds and its range: ``+0.31 (+0.28..+0.35)``."""
+    v = [x for x in xs if x == x]
+    if not v:
+        return "n/a"
+    mean = sum(v) / len(v)
+    return f"{mean:{fmt}}" + (f" ({min(v):{fmt}}..{max(v):{fmt}})" if len(v) > 1 else "")
+
+
 def write_report(runs: Sequence[str | Path], output: str | Path) -> tuple[Path, list[str]]:
-    """Build the report for the runs at or under ``runs``; return (path, findings)."""
+    """Build the report for the runs at or under ``runs``; return (path, the conclusions)."""
     output = Path(output)
     if output.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"output: expected a file name ending in .html, got {str(output)!r}")
     loaded = load_runs(runs)
     groups = group_runs(loaded)
     summary = summarize(groups)
-    lines = findings(summary)
+    found = findings(summary)
+    lines = found.conclusions
     files = output.parent / (output.stem + "_files")
     imgs: list[tuple[str, str, str]] = []  # (file, title, caption)
 
@@ -77,26 +90,55 @@ def write_report(runs: Sequence[str | Path], output: str | Path) -> tuple[Path, 
              f"rules {_esc(first.get('rules'))}; {len(loaded)} run(s) in {len(groups)} group(s).")
     rows = []
     for name, s in summary.items():
+        ci = s["final_correct_ci"]
         rows.append(
-            "<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in (
+            f"<tr{' class=control' if s['control'] else ''}>" + "".join(f"<td>{_esc(v)}</td>" for v in (
                 name, s["n_seeds"],
-                f"{s['start_correct']:.2f}", f"{s['final_correct']:.2f} ± {s['final_correct_sd']:.2f}",
+                f"{s['start_correct']:.2f}", ci.text(),
                 f"{s['final_wrong_answer']:.2f}", f"{s['final_bad_format']:.2f}",
                 f"{s['final_reward_mean']:+.2f}", f"{s['final_top_skeleton_share']:.2f}",
                 f"{s['final_entropy']:.2f}", f"{sum(s['collapsed'])}/{len(s['collapsed'])}")) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("run group", "seeds", "correct (start)", "correct (final)",
+    head = "".join(f"<th>{h}</th>" for h in ("run group", "seeds", "correct (start)", "correct (final) [95% CI]",
                                               "wrong_answer", "bad_format", "reward", "top template",
                                               "entropy", "collapsed"))
+    # the noise floor: every detector's start -> final change, control arm first
+    fmts = {"distinct_2": "+.3f", "group_distinct_frac": "+.3f"}
+    nf_head = "".join(f"<th>{h}</th>" for h in ("run group", *(lab for _, lab in DETECTORS.values()), "collapsed"))
+    nf_rows = []
+    for name, s in summary.items():
+        cells = [name + (" (noise floor)" if s["control"] else "")]
+        cells += [_fmt_delta(s["delta"][d], fmts.get(d, "+.2f")) for d in DETECTORS]
+        cells.append(f"{sum(s['collapsed'])}/{len(s['collapsed'])}")
+        nf_rows.append(f"<tr{' class=control' if s['control'] else ''}>"
+                       + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+    has_control = any(s["control"] for s in summary.values())
+    nf_note = ("The control arm trains at lr = 0: its policy never changes, so its changes are sampling noise, "
+               "the floor against which every other arm's change is read." if has_control else
+               "No control arm (lr = 0) was run: pass --control to `rewardsmith experiment` to measure the noise "
+               "floor of these detectors.")
+    cmp_rows = "".join(f"<tr><td>{_esc(a)} - {_esc(b)}</td><td>{p.mean:+.3f}</td><td>"
+                       + (f"[{p.lo:+.3f}, {p.hi:+.3f}]" if p.n >= 2 and p.lo == p.lo else "too few seeds")
+                       + f"</td><td>{p.p:.2g}</td><td>{p.n}</td></tr>" for a, b, p in found.comparisons)
+    detail = "".join(f"<details><summary>{_esc(name)}</summary><ul>"
+                     + "".join(f"<li>{_esc(l)}</li>" for l in ls) + "</ul></details>"
+                     for name, ls in found.details.items())
+    first_s = next(iter(summary.values()))
     body = [
         "<!doctype html><html><head><meta charset='utf-8'><title>rewardsmith training report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>GRPO with a tiered rule reward: what the runs show</h1>",
         f"<p>{setup}</p>",
-        "<h2>Findings</h2><ul>" + "".join(f"<li>{_esc(l)}</li>" for l in lines) + "</ul>",
-        f"<p class='note'>Start / final = mean of the first {next(iter(summary.values()))['start_window']} / "
-        f"last {next(iter(summary.values()))['window']} steps. "
-        f"{_esc(COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:])}.</p>",
+        "<h2>Conclusions</h2><ol class='conclusions'>" + "".join(f"<li>{_esc(l)}</li>" for l in lines) + "</ol>",
+        f"<p class='note'>Start / final = mean of the first {first_s['start_window']} / last {first_s['window']} "
+        f"steps. Intervals are 95% Student-t intervals over seeds; paired differences compare arms on the "
+        f"same seeds (same prompts). Collapse: {_esc(COLLAPSE_RULE)}.</p>",
         f"<h2>Summary</h2><table><tr>{head}</tr>{''.join(rows)}</table>",
+        f"<h2>Noise floor: start -> final change of every detector</h2><p class='note'>{_esc(nf_note)} "
+        f"Mean over seeds (min..max).</p><table><tr>{nf_head}</tr>{''.join(nf_rows)}</table>",
+        "<h2>Paired comparisons of final accuracy</h2><p class='note'>Final correct fraction, a - b per seed; "
+        "95% t-interval and two-sided paired t-test.</p><table><tr><th>a - b</th><th>mean</th><th>95% CI</th>"
+        f"<th>p</th><th>seeds</th></tr>{cmp_rows}</table>",
+        f"<h2>Detail per arm</h2>{detail}",
     ]
     for src, title, caption in imgs:
         body.append(f"<h2>{_esc(title)}</h2><p class='note'>{_esc(caption)}</p>"

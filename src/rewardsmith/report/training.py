@@ -2,11 +2,17 @@
 
 * :func:`load_runs` finds run directories (``metrics.jsonl`` + ``config.json``) and groups them by
   estimator (and any other setting that differs, except the seed).
-* :func:`summarize` -> per group: start / final label mix, accuracy over seeds, collapse verdicts.
-* :func:`findings` -> plain sentences stating what the data show, including where they contradict
-  the seed's account (rare good answers amplified early, format fixed before answers, raw rewards
-  collapsing onto templates). Every number in them is computed from the runs.
+* :func:`summarize` -> per group: start / final label mix, accuracy over seeds with its interval,
+  the collapse verdict of each run (``rewardsmith.train.collapse``: the same rule as the trainer's
+  metrics and the TRL callback), and each detector's start -> final change per seed.
+* :func:`findings` -> at most five conclusions, each with its numbers and intervals (which arm
+  learned most, whether anything collapsed and onto what, which of the seed's claims held, the
+  control arm's noise floor), then per-arm detail. The statistics come from ``report.stats``
+  (numbers); this module only renders them into sentences.
 * ``*_figure`` build matplotlib Figures without pyplot; ``save_figure`` (``report.stages``) writes PNG.
+
+Runs at lr = 0 form the **control** arm: the policy never changes, so whatever its detectors
+show is sampling noise, the floor every other arm's change is read against.
 
 Windows: "start" is the first 3 steps, "final" the last ``max(3, steps // 10)``, averaged.
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +33,25 @@ from matplotlib.figure import Figure
 from rewardsmith.advantages import ESTIMATORS
 from rewardsmith.io import read_rows
 from rewardsmith.report.stages import tier_colors
+from rewardsmith.report.stats import ALPHA, Interval, Paired, collapse_rate_test, mean_interval, paired_difference
+from rewardsmith.train.collapse import RULE_SENTENCE, Verdict, run_verdict
 
-__all__ = ["Run", "load_runs", "group_runs", "summarize", "findings", "label_fractions_figure",
-           "curves_figure", "histograms_figure", "collapse_figure", "COLLAPSE_RULE"]
+__all__ = ["Run", "Findings", "load_runs", "group_runs", "summarize", "findings", "paired_comparisons",
+           "label_fractions_figure", "curves_figure", "histograms_figure", "collapse_figure", "COLLAPSE_RULE",
+           "CONTROL", "DETECTORS"]
 
 LEARNED_SUFFIX = "+learned"  # group-name suffix of runs trained on a learned reward (config "grader")
 _IGNORED = {"seed", "progress", "cache_dir", "device", "threads", "samples_per_step", "checkpoint_every"}
 SEED_STAGES = ((1, 9, 90), (1, 49, 50), (49, 50, 1), (90, 9, 1))  # correct / wrong / bad of 100
-COLLAPSE_RULE = ("a run collapsed when its final correct fraction is below its start, or below 0.05 "
-                 "with one digit-masked template taking >= 90% of the batch")
+COLLAPSE_RULE = RULE_SENTENCE  # the one rule, stated once (rewardsmith.train.collapse)
+CONTROL = "control"  # group name of the runs at lr = 0
+# detector -> (metric key, label): their start -> final change per run, read against the control's
+DETECTORS = {"correct": ("label:correct", "correct fraction"),
+             "bad_format": ("label:bad_format", "bad_format fraction"),
+             "top_skeleton_share": ("top_skeleton_share", "top template share"),
+             "distinct_2": ("distinct_2", "distinct 2-grams in groups"),
+             "group_distinct_frac": ("group_distinct_frac", "distinct completions / G"),
+             "entropy": ("entropy", "entropy (nats/token)")}
 
 
 @dataclass
@@ -81,21 +98,35 @@ def read_rows_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+def is_control(run: Run) -> bool:
+    """A run at learning rate 0: its policy never changes (the noise floor)."""
+    lr = run.config.get("lr")
+    return isinstance(lr, (int, float)) and float(lr) == 0.0
+
+
 def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Runs that differ only in seed share a group; the name is the estimator plus what differs."""
-    keys = sorted({k for r in runs for k in r.config} - _IGNORED - {"estimator", "grader"})
-    varying = [k for k in keys if len({repr(r.config.get(k)) for r in runs}) > 1]
+    """Runs that differ only in seed share a group; the name is the estimator plus what differs.
+    Runs at lr = 0 are the control arm, named ``control`` (``control (EST)`` when several
+    estimators ran at lr = 0), listed first."""
+    trained = [r for r in runs if not is_control(r)]
+    keys = sorted({k for r in trained for k in r.config} - _IGNORED - {"estimator", "grader"})
+    varying = [k for k in keys if len({repr(r.config.get(k)) for r in trained}) > 1]
+    ctrl_kinds = {(r.config.get("estimator"), bool(r.config.get("grader"))) for r in runs if is_control(r)}
     groups: dict[str, list[Run]] = {}
     for r in runs:
-        name = str(r.config.get("estimator", r.path.name)) + (LEARNED_SUFFIX if r.config.get("grader") else "")
-        extra = ", ".join(f"{k}={r.config.get(k)}" for k in varying)
-        groups.setdefault(name + (f" ({extra})" if extra else ""), []).append(r)
+        est = str(r.config.get("estimator", r.path.name)) + (LEARNED_SUFFIX if r.config.get("grader") else "")
+        if is_control(r):
+            name = CONTROL if len(ctrl_kinds) == 1 else f"{CONTROL} ({est})"
+        else:
+            extra = ", ".join(f"{k}={r.config.get(k)}" for k in varying)
+            name = est + (f" ({extra})" if extra else "")
+        groups.setdefault(name, []).append(r)
     order = list(ESTIMATORS)
 
     def rank(k: str) -> tuple:
-        est = k.split(" ")[0].removesuffix(LEARNED_SUFFIX)
         setting = groups[k][0].config
-        return (tuple(repr(setting.get(v)) for v in varying),
+        est = str(setting.get("estimator"))
+        return (not k.startswith(CONTROL), tuple(repr(setting.get(v)) for v in varying),
                 order.index(est) if est in order else len(order), k)
 
     return {k: sorted(groups[k], key=lambda r: r.config.get("seed", 0)) for k in sorted(groups, key=rank)}
@@ -128,13 +159,18 @@ def _matrix(runs: Sequence[Run], key: str) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.vstack([r.series(key)[:n] for r in runs])
 
 
-def _collapsed(run: Run) -> bool:
-    n = len(run.rows)
-    w = _window(n)
-    c = run.series("label:correct")
-    start, final = c[: _start(n)].mean(), c[-w:].mean()
-    template = np.nanmean(run.series("top_skeleton_share")[-w:])
-    return bool(final < start - 0.02 or (final < 0.05 and template >= 0.9))
+def _prompts_per_step(run: Run) -> list[int]:
+    """Prompts per logged step: the config's ``prompts_per_step``, else completions / G."""
+    pps = run.config.get("prompts_per_step")
+    if isinstance(pps, int) and pps > 0:
+        return [pps] * len(run.rows)
+    g = int(run.config.get("group_size") or 1)
+    return [max(1, round(sum(r.get("reward_hist", {}).values()) / g)) for r in run.rows]
+
+
+def run_collapse(run: Run) -> Verdict:
+    """The run's collapse verdict over all its steps (``rewardsmith.train.collapse.run_verdict``)."""
+    return run_verdict(run.rows, _prompts_per_step(run))
 
 
 def _nearest_stage(mix: Sequence[float]) -> int:
@@ -148,9 +184,12 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
     for name, runs in groups.items():
         n = min(len(r.rows) for r in runs)
         w, w0 = _window(n), _start(n)
+        seeds = [int(r.config.get("seed", i)) for i, r in enumerate(runs)]
         s: dict[str, Any] = {"n_seeds": len(runs), "steps": int(runs[0].rows[n - 1]["step"]), "window": w,
                              "start_window": w0, "lr": runs[0].config.get("lr"),
-                             "estimator": runs[0].config.get("estimator")}
+                             "estimator": runs[0].config.get("estimator"), "seeds": seeds,
+                             "control": all(is_control(r) for r in runs),
+                             "learned": bool(runs[0].config.get("grader"))}
         for lab in ("correct", "wrong_answer", "bad_format"):
             _, m = _matrix(runs, f"label:{lab}")
             s[f"start_{lab}"] = float(m[:, :w0].mean())
@@ -158,6 +197,16 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
             s[f"final_{lab}"] = float(fin.mean())
             s[f"final_{lab}_sd"] = float(fin.std())
             s[f"final_{lab}_seeds"] = fin.tolist()
+        s["final_correct_by_seed"] = dict(zip(seeds, s["final_correct_seeds"]))
+        s["final_correct_ci"] = mean_interval(s["final_correct_seeds"])
+        # each detector's start -> final change per seed (the control's are the noise floor)
+        s["delta"] = {}
+        for det, (key, _) in DETECTORS.items():
+            _, m = _matrix(runs, key)
+            with warnings.catch_warnings():  # a metric never logged (entropy without updates): NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                d = np.nanmean(m[:, n - w : n], 1) - np.nanmean(m[:, :w0], 1)
+            s["delta"][det] = [float(x) for x in d]
         for key in ("reward_mean", "top_skeleton_share", "top_completion_share", "group_distinct_frac",
                     "entropy", "kl", "adv_max", "adv_min", "adv_bound", "adv_zero_variance_frac"):
             _, m = _matrix(runs, key)
@@ -167,7 +216,8 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
         s["max_adv_start"] = float(np.nanmax(m[:, :w0]))
         _, m = _matrix(runs, "adv_min")
         s["min_adv_final"] = float(np.nanmin(m[:, n - w : n]))
-        s["collapsed"] = [_collapsed(r) for r in runs]
+        s["verdicts"] = [run_collapse(r) for r in runs]
+        s["collapsed"] = [v.collapsed for v in s["verdicts"]]
         s["top_answer"] = _top_answer(runs, n - w)
         # which came first: format fixed (bad_format halved) or answers (half of the correct gain)?
         steps, b = _matrix(runs, "label:bad_format")
@@ -212,131 +262,250 @@ def _fmt_seeds(xs: Sequence[float]) -> str:
     return "/".join(f"{x:.2f}" for x in xs)
 
 
-def _most_accurate(names: Sequence[str], summary: dict[str, dict[str, Any]]) -> str:
-    """The group among ``names`` with the highest final correct fraction."""
-    return max(names, key=lambda k: summary[k]["final_correct"])
+def _base(name: str) -> str:
+    """``grpo (lr=0.001)`` -> ``grpo``."""
+    return name.split(" ")[0]
 
 
-def _versus(names: Sequence[str], summary: dict[str, dict[str, Any]], what: str = "") -> str:
-    """``vs NAME<what> 0.47``: the most accurate of ``names`` and its final correct fraction."""
-    b = _most_accurate(names, summary)
-    return f"vs {b.split(' ')[0]}{what} {summary[b]['final_correct']:.2f}"
+def _setting(name: str) -> str:
+    """``grpo (lr=0.001)`` -> ``lr=0.001`` ('' for no setting)."""
+    return name[len(_base(name)):].strip().strip("()")
 
 
-def findings(summary: dict[str, dict[str, Any]]) -> list[str]:
-    """Plain sentences of what the runs show; each compares numbers computed from the metrics."""
-    lines: list[str] = []
+def _count(summary: dict[str, dict[str, Any]], names: Sequence[str]) -> tuple[int, int]:
+    """(collapsed runs, runs) over the groups ``names``."""
+    return (sum(sum(summary[k]["collapsed"]) for k in names), sum(len(summary[k]["collapsed"]) for k in names))
+
+
+def paired_comparisons(summary: dict[str, dict[str, Any]]) -> list[tuple[str, str, Paired]]:
+    """Final correct fraction, paired by seed (same seed = same prompts), for every two trained
+    groups at the same setting (most accurate first in each pair), and of every trained group
+    against the control arm. Returns ``(a, b, paired a - b)``."""
+    trained = [k for k, s in summary.items() if not s["control"]]
+    control = [k for k, s in summary.items() if s["control"]]
+    out = []
+    for i, a in enumerate(trained):
+        for b in trained[i + 1:]:
+            if _setting(a) != _setting(b):
+                continue
+            hi, lo = (a, b) if summary[a]["final_correct"] >= summary[b]["final_correct"] else (b, a)
+            out.append((hi, lo, paired_difference(summary[hi]["final_correct_by_seed"],
+                                                  summary[lo]["final_correct_by_seed"])))
+    for a in trained:
+        for c in control[:1]:
+            out.append((a, c, paired_difference(summary[a]["final_correct_by_seed"],
+                                                summary[c]["final_correct_by_seed"])))
+    return out
+
+
+@dataclass
+class Findings:
+    """What the runs show: at most five ``conclusions`` (each with its numbers and intervals),
+    then ``details`` per group and overall (folded in the report), and the paired comparisons."""
+
+    conclusions: list[str]
+    details: dict[str, list[str]]
+    comparisons: list[tuple[str, str, Paired]]
+
+    def lines(self) -> list[str]:
+        """Conclusions, then every detail line (the CLI prints these)."""
+        return self.conclusions + [line for lines in self.details.values() for line in lines]
+
+
+def _accuracy_conclusion(summary, trained, control, comps) -> str:
+    best = max(trained, key=lambda k: summary[k]["final_correct"])
+    b = summary[best]
+    txt = (f"Most accurate arm: {best}, final correct {b['final_correct_ci'].text()} "
+           f"(95% t-interval over {b['n_seeds']} seed(s); start {b['start_correct']:.2f})")
+    vs_ctrl = [p for a, c, p in comps if a == best and c in control]
+    if vs_ctrl:
+        p = vs_ctrl[0]
+        txt += (f"; against the control arm (lr = 0) {summary[control[0]]['final_correct']:.2f}: paired difference "
+                f"{p.text()}" + (": it learned." if p.distinguishable() and p.mean > 0 else
+                                  ": not distinguishable from no training."))
+    else:
+        txt += "."
+    rivals = [(lo, p) for hi, lo, p in comps if hi == best and lo not in control]
+    if rivals:
+        lo, p = max(rivals, key=lambda t: summary[t[0]]["final_correct"])
+        if p.distinguishable():
+            verdict = "better, at the 5% level"
+        elif p.n < 2:
+            verdict = "too few seeds to tell apart"
+        else:
+            verdict = "not distinguishable with these seeds"
+        txt += f" Next best at the same setting: {lo} {summary[lo]['final_correct_ci'].text()}; {best} - {_base(lo)} = {p.text()}: {verdict}."
+    return txt
+
+
+def _collapse_conclusion(summary, trained, control) -> str:
+    k, n = _count(summary, trained)
+    kc, nc = _count(summary, control)
+    per = ", ".join(f"{a} {sum(summary[a]['collapsed'])}/{len(summary[a]['collapsed'])}" for a in trained)
+    floor = f"control arm {kc}/{nc}" if control else "no control arm was run"
+    if control and kc:
+        return (f"The control arm (lr = 0) earned the collapse verdict in {kc} of {nc} run(s), so here the verdict "
+                f"is noise: no conclusion is drawn from the {k} of {n} trained runs it flags ({per}).")
+    if k == 0:
+        return f"No run collapsed: 0 of {n} trained runs ({per}; {floor})."
+    onto = []
+    for a in trained:
+        ta = [t for t in summary[a]["top_answer"] if t["answer"] is not None]
+        if sum(summary[a]["collapsed"]) and ta:
+            t = max(ta, key=lambda t: t["share"])
+            onto.append(f"{a}: {t['answer']!r} in {t['share']:.0%} of one run's final samples")
+    return (f"{k} of {n} trained runs collapsed ({per}; {floor}, the noise floor)"
+            + (f"; onto fixed answers whatever the problem ({'; '.join(onto[:3])})" if onto else "") + ".")
+
+
+def _step_size_conclusion(summary, trained) -> str | None:
+    by_lr: dict[float, list[str]] = {}
+    for a in trained:
+        by_lr.setdefault(float(summary[a]["lr"]), []).append(a)
+    if len(by_lr) < 2:
+        return None
+    counts = {lr: _count(summary, ks) for lr, ks in sorted(by_lr.items())}
+    parts = "; ".join(f"lr {lr:g}: {k}/{n}" for lr, (k, n) in counts.items())
+    hi = max(counts, key=lambda lr: counts[lr][0] / counts[lr][1])
+    lo = min(counts, key=lambda lr: counts[lr][0] / counts[lr][1])
+    t = collapse_rate_test(*counts[hi], *counts[lo])
+    txt = f"Collapsed runs by learning rate ({parts}): "
+    if t.p < ALPHA:
+        txt += f"the rate differs with the step size (lr {hi:g} vs {lo:g}: Fisher exact p = {t.p:.2g})"
+    else:
+        txt += f"no difference detectable between step sizes (lr {hi:g} vs {lo:g}: Fisher exact p = {t.p:.2g})"
+    within = []
+    for lr, ks in sorted(by_lr.items()):
+        if len(ks) < 2:
+            continue
+        rates = sorted(ks, key=lambda a: sum(summary[a]["collapsed"]) / len(summary[a]["collapsed"]))
+        t2 = collapse_rate_test(*_count(summary, rates[-1:]), *_count(summary, rates[:1]))
+        within.append(f"lr {lr:g}: {_base(rates[-1])} vs {_base(rates[0])} p = {t2.p:.2g}")
+    if within:
+        txt += "; between estimators at one step size (most vs least collapsed, Fisher exact): " + ", ".join(within)
+    return txt + "."
+
+
+def _seed_claims_conclusion(summary, trained) -> str:
+    agree = [a for a in trained if summary[a]["step_format_halved"] is not None
+             and summary[a]["step_correct_half_gain"] is not None
+             and summary[a]["step_format_halved"] <= summary[a]["step_correct_half_gain"]]
+    contra = [a for a in trained if summary[a]["step_correct_half_gain"] is not None
+              and (summary[a]["step_format_halved"] is None
+                   or summary[a]["step_format_halved"] > summary[a]["step_correct_half_gain"])]
+    stuck = [a for a in trained if summary[a]["step_format_halved"] is not None
+             and summary[a]["step_correct_half_gain"] is None]
+    parts = [f"'format is fixed before answers': held in {len(agree)} arm(s), contradicted in {len(contra)}"
+             + (f", format fixed but answers never gained in {len(stuck)}" if stuck else "")]
+    grpo = [a for a in trained if _base(a) == "grpo" and summary[a]["start_correct"] < 0.5]
+    if grpo:
+        g = summary[grpo[0]]
+        parts.append(f"'rare good answers are amplified early': {grpo[0]}'s largest advantage in the first "
+                     f"{g['start_window']} steps was {g['max_adv_start']:+.2f} against raw's +1.00 "
+                     f"(bound sqrt(G-1) = {g['start_adv_bound']:.2f}; the seed's +5.50 needs G = 100)")
+    raw = [a for a in trained if _base(a) == "raw"]
+    norm = [a for a in trained if _base(a) != "raw" and not summary[a]["learned"]]
+    if raw:
+        kr, nr = _count(summary, raw)
+        txt = f"'raw rewards collapse onto templates': raw {kr}/{nr}"
+        if norm:
+            kn, nn = _count(summary, norm)
+            t = collapse_rate_test(kr, nr, kn, nn)
+            txt += f" vs normalized {kn}/{nn} (Fisher exact p = {t.p:.2g})"
+            txt += (": raw collapsed more" if t.p < ALPHA and kr / nr > kn / nn else
+                    ": not supported, raw did not collapse" if kr == 0 else
+                    ": no difference detectable")
+        else:
+            txt += ": not supported, raw did not collapse" if kr == 0 else ""
+        parts.append(txt)
+    return "Seed's claims: " + "; ".join(parts) + "."
+
+
+def _noise_floor_conclusion(summary, trained, control) -> str | None:
+    if not control:
+        return None
+    c = summary[control[0]]
+    floor = {d: max(abs(x) for x in c["delta"][d]) for d in ("correct", "top_skeleton_share", "distinct_2")}
+    beyond = [a for a in trained if abs(np.mean(summary[a]["delta"]["correct"])) > floor["correct"]]
+    return (f"Noise floor (control arm, lr = 0, {c['n_seeds']} seed(s)): start -> final changes up to "
+            f"{floor['correct']:.2f} in correct, {floor['top_skeleton_share']:.2f} in top template share, "
+            f"{floor['distinct_2']:.3f} in distinct-2 with no training at all; {len(beyond)} of {len(trained)} "
+            f"trained arm(s) moved correct beyond it on average.")
+
+
+def findings(summary: dict[str, dict[str, Any]]) -> Findings:
+    """At most five conclusions with numbers and intervals, then per-group detail.
+
+    Every statement rests on a statistic from ``report.stats`` or the collapse rule, and on one
+    the control arm does not also earn: collapse conclusions are withdrawn when a control run is
+    flagged, accuracy claims are paired differences with intervals."""
     if not summary:
-        return lines
-    for name, s in summary.items():
-        lines.append(
-            f"{name}: correct {s['start_correct']:.2f} -> {s['final_correct']:.2f} "
-            f"(sd {s['final_correct_sd']:.2f} over {s['n_seeds']} seed(s): {_fmt_seeds(s['final_correct_seeds'])}), "
-            f"bad_format {s['start_bad_format']:.2f} -> {s['final_bad_format']:.2f}, "
-            f"wrong_answer {s['start_wrong_answer']:.2f} -> {s['final_wrong_answer']:.2f} "
-            f"after {s['steps']} steps; {sum(s['collapsed'])} of {len(s['collapsed'])} run(s) collapsed."
-        )
+        return Findings([], {}, [])
     names = list(summary)
-    best = _most_accurate(names, summary)
-    if len(names) > 1:
-        b = summary[best]
-        tied = [k for k in names if k != best and
-                min(b["final_correct_seeds"]) <= max(summary[k]["final_correct_seeds"])]
-        if tied:
-            lines.append(
-                f"Highest final accuracy: {best} ({b['final_correct']:.2f}), but its seeds overlap with "
-                f"{', '.join(tied)}: with {b['n_seeds']} seed(s) the estimators are not distinguishable on accuracy.")
-        else:
-            lines.append(f"Highest final accuracy: {best} ({b['final_correct']:.2f}); every seed of it beats "
-                         f"every seed of the others.")
-    # The seed: group normalization amplifies the rare correct answer early (+5.50 at G = 100).
+    control = [k for k in names if summary[k]["control"]]
+    trained = [k for k in names if not summary[k]["control"]] or names
+    comps = paired_comparisons(summary)
+    conclusions = [_accuracy_conclusion(summary, trained, control, comps),
+                   _collapse_conclusion(summary, trained, control)]
+    step = _step_size_conclusion(summary, trained)
+    if step:
+        conclusions.append(step)
+    conclusions.append(_seed_claims_conclusion(summary, trained))
+    floor = _noise_floor_conclusion(summary, trained, control)
+    if floor:
+        conclusions.append(floor)
+    conclusions = conclusions[:5]
+
+    details: dict[str, list[str]] = {}
     for name, s in summary.items():
-        if s["start_correct"] < 0.5 and name.split(" ")[0] == "grpo":
-            lines.append(
-                f"Seed claim 'rare good answers are amplified early': under {name} the largest advantage in the "
-                f"first {s['start_window']} steps was {s['max_adv_start']:+.2f} (bound sqrt(G-1) = {s['start_adv_bound']:.2f} "
-                f"for this G; the seed's +5.50 needs G = 100), against the raw reward's +1.00."
-            )
-            break
-    # Format before answers?
-    for name, s in summary.items():
+        lines = [
+            f"{name}: correct {s['start_correct']:.2f} -> {s['final_correct_ci'].text()} "
+            f"(seeds {_fmt_seeds(s['final_correct_seeds'])}), bad_format {s['start_bad_format']:.2f} -> "
+            f"{s['final_bad_format']:.2f}, wrong_answer {s['start_wrong_answer']:.2f} -> {s['final_wrong_answer']:.2f} "
+            f"after {s['steps']} steps; {sum(s['collapsed'])} of {len(s['collapsed'])} run(s) collapsed."
+        ]
+        for seed, v in zip(s["seeds"], s["verdicts"]):
+            lines.append(f"seed {seed}: {v.reason}.")
         fb, fc = s["step_format_halved"], s["step_correct_half_gain"]
-        if fb is not None and s["final_correct"] < s["start_correct"] - 0.02:
-            lines.append(f"{name}: bad_format halved by step {fb} while correct fell ({s['start_correct']:.2f} -> "
-                         f"{s['final_correct']:.2f}): the format was bought with the answers.")
-        elif fb is None and fc is None:
-            lines.append(f"{name}: neither bad_format halved nor correct rose within {s['steps']} steps.")
-        elif fc is None:
-            lines.append(f"{name}: bad_format halved by step {fb} while correct never gained: format was fixed, answers were not "
-                         f"(agrees with the seed's 'format first', and stops there).")
-        elif fb is None:
-            lines.append(f"{name}: correct rose (half its gain by step {fc}) without bad_format halving: contradicts the seed's "
-                         f"'format before answers'.")
-        else:
-            verdict = "agrees with" if fb <= fc else "contradicts"
-            lines.append(f"{name}: bad_format halved by step {fb}, correct reached half its gain by step {fc}: "
-                         f"{verdict} the seed's 'format is fixed before answers'.")
-    # Raw rewards and collapse, per setting (groups that differ only in the estimator).
-    settings: dict[str, list[str]] = {}
-    for k in names:
-        settings.setdefault(k[len(k.split(" ")[0]):].strip(), []).append(k)
-    for setting, ks in settings.items():
-        where = f" at {setting.strip('()')}" if setting else ""
-        raw = [k for k in ks if k.split(" ")[0] == "raw"]
-        learned = [k for k in ks if k.split(" ")[0].endswith(LEARNED_SUFFIX)]
-        norm = [k for k in ks if k.split(" ")[0] != "raw" and k not in learned]
-        counts = ", ".join(f"{k.split(' ')[0]} {sum(summary[k]['collapsed'])}/{len(summary[k]['collapsed'])}" for k in norm)
-        if raw:
-            r = summary[raw[0]]
-            nc = sum(r["collapsed"])
-            if nc == 0:
-                cmp = f"; final accuracy {r['final_correct']:.2f} {_versus(norm, summary)}" if norm else ""
-                lines.append(f"Raw (unnormalized) rewards{where} did not collapse in any of {len(r['collapsed'])} seed(s)"
-                             f"{cmp}: this contradicts the seed's expectation that the discrete reward alone drives "
-                             f"the policy onto meaningless templates.")
+        if not s["control"]:
+            if fb is not None and fc is None:
+                lines.append(f"bad_format halved by step {fb}; correct never gained half-way: format was fixed, "
+                             f"answers were not.")
+            elif fb is None and fc is None:
+                lines.append(f"neither bad_format halved nor correct rose within {s['steps']} steps.")
+            elif fb is None:
+                lines.append(f"correct rose (half its gain by step {fc}) without bad_format halving: contradicts "
+                             f"the seed's 'format before answers'.")
             else:
-                lines.append(f"Raw rewards{where} collapsed in {nc} of {len(r['collapsed'])} seed(s)"
-                             + (f" (normalized: {counts})" if norm else "") + ".")
-        rule_arms = raw + norm
-        for k in learned:
-            s_l = summary[k]
-            cmp = f" {_versus(rule_arms, summary, ' on the rule reward')}" if rule_arms else ""
-            lines.append(f"{k.split(' ')[0]}{where} (the learned reward R_base + sum w_i p_i): final accuracy "
-                         f"{s_l['final_correct']:.2f}{cmp}; {sum(s_l['collapsed'])} of {len(s_l['collapsed'])} "
-                         f"run(s) collapsed.")
-        collapsed_norm = [k for k in norm if sum(summary[k]["collapsed"])]
-        if collapsed_norm:
-            lines.append(f"Group-normalized estimators{where} collapsed too ({counts}): normalization did not "
-                         f"protect against the template here.")
-    healthy = [t["share"] for k in names if not sum(summary[k]["collapsed"]) for t in summary[k]["top_answer"]]
-    for k in names:
-        s, ta = summary[k], [t for t in summary[k]["top_answer"] if t["answer"] is not None]
-        if sum(s["collapsed"]) and ta and max(t["share"] for t in ta) >= 0.2:  # one answer for many problems
+                verdict = "agrees with" if fb <= fc else "contradicts"
+                lines.append(f"bad_format halved by step {fb}, correct reached half its gain by step {fc}: "
+                             f"{verdict} the seed's 'format is fixed before answers'.")
+        if s["learned"] and not s["control"]:
+            rule = [k for k in trained if _setting(k) == _setting(name) and not summary[k]["learned"]]
+            cmp = ""
+            if rule:
+                best_rule = max(rule, key=lambda k: summary[k]["final_correct"])
+                p = paired_difference(s["final_correct_by_seed"], summary[best_rule]["final_correct_by_seed"])
+                cmp = f" vs {_base(best_rule)} on the rule reward {summary[best_rule]['final_correct']:.2f} (paired {p.text()})"
+            where = f" at {_setting(name)}" if _setting(name) else ""
+            lines.insert(0, f"{_base(name)}{where} (the learned reward R_base + sum w_i p_i): final accuracy "
+                            f"{s['final_correct']:.2f}{cmp}; {sum(s['collapsed'])} of {len(s['collapsed'])} run(s) collapsed.")
+        ta = [t for t in s["top_answer"] if t["answer"] is not None]
+        if sum(s["collapsed"]) and ta:
             per = ", ".join(f"{t['answer']!r} in {t['share']:.0%}" for t in ta)
-            ref = f" (runs that did not collapse: at most {max(healthy):.0%})" if healthy else ""
-            lines.append(f"{k}: what it collapsed onto: the most common answer in the last {s['window']} steps, "
-                         f"per seed, whatever the problem: {per} of sampled completions{ref}; "
-                         f"e.g. {ta[0]['example']!r}.")
-    # Does collapse follow the learning rate rather than the estimator?
-    by_lr: dict[Any, list[bool]] = {}
-    for k in names:
-        by_lr.setdefault(summary[k]["lr"], []).extend(summary[k]["collapsed"])
-    if len(by_lr) > 1:
-        parts = [f"lr {lr:g}: {sum(v)}/{len(v)} runs collapsed" for lr, v in sorted(by_lr.items())]
-        rates = [sum(v) / len(v) for v in by_lr.values()]
-        verdict = ("collapse follows the step size, not the estimator" if max(rates) - min(rates) >= 0.5
-                   else "the step size did not decide collapse")
-        lines.append(f"Across learning rates ({'; '.join(parts)}): {verdict}.")
-    # How far along the seed's stages did training get?
-    s = summary[best]
+            lines.append(f"what it collapsed onto: the most common answer in the last {s['window']} steps, per seed, "
+                         f"whatever the problem: {per} of sampled completions; e.g. {ta[0]['example']!r}.")
+        details[name] = lines
+    best = max(trained, key=lambda k: summary[k]["final_correct"])
+    b = summary[best]
     stage_txt = {1: "1 (1/9/90)", 2: "2 (1/49/50)", 3: "3 (49/50/1)", 4: "4 (90/9/1)"}
-    lines.append(
-        f"Start mix is nearest the seed's stage {stage_txt[s['start_stage']]}; the best final mix "
-        f"({s['final_correct']:.2f}/{s['final_wrong_answer']:.2f}/{s['final_bad_format']:.2f}) is nearest stage "
-        f"{stage_txt[s['final_stage']]}"
-        + ("; the seed's late regime (rare failures punished at -5.50) was not reached." if s["final_stage"] < 4 else ".")
-    )
-    return lines
+    details["overall"] = [
+        f"Start mix is nearest the seed's stage {stage_txt[b['start_stage']]}; the best final mix ({best}: "
+        f"{b['final_correct']:.2f}/{b['final_wrong_answer']:.2f}/{b['final_bad_format']:.2f}) is nearest stage "
+        f"{stage_txt[b['final_stage']]}"
+        + ("; the seed's late regime (rare failures punished at -5.50) was not reached." if b["final_stage"] < 4 else ".")
+    ] + [f"{a} - {c}: final correct {p.text()}." for a, c, p in comps]
+    return Findings(conclusions, details, comps)
 
 
 # ----------------------------------------------------------------------------------------------

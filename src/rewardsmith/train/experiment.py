@@ -4,6 +4,9 @@
 ``DIR/<arm>-seed<S>/`` (a normal run directory). An arm is an estimator name (the rule reward
 ``base.rules``) or ``learned:<estimator>`` (the learned reward in ``base.grader``, built on
 ``base.rules``, with that estimator): the two ways of smoothing a rule reward, side by side.
+With ``control=True`` a **control arm** trains at lr = 0 on the same seeds (``DIR/control-seed<S>``):
+its policy never changes, so whatever its metrics and collapse detectors show is sampling noise,
+the floor the report reads every other arm against.
 Rerunning the same call skips finished runs and resumes interrupted ones from their checkpoints,
 so a killed experiment continues.
 """
@@ -18,10 +21,11 @@ from rewardsmith.train.checkpoint import CHECKPOINT_FILE
 from rewardsmith.train.config import GRPOConfig
 from rewardsmith.train.trainer import train
 
-__all__ = ["DEFAULT_ESTIMATORS", "DEFAULT_SEEDS", "DEMO", "LEARNED_ARM", "demo_config", "parse_arm", "run_demo",
-           "run_dir", "run_experiment"]
+__all__ = ["CONTROL_ARM", "DEFAULT_ESTIMATORS", "DEFAULT_SEEDS", "DEMO", "LEARNED_ARM", "demo_config", "parse_arm",
+           "run_demo", "run_dir", "run_experiment"]
 
 LEARNED_ARM = "learned:"  # arm prefix: train on the learned reward (GRPOConfig.grader) instead of the rules
+CONTROL_ARM = "control"  # run-directory name of the lr = 0 arm (run_experiment(control=True))
 
 DEFAULT_ESTIMATORS: tuple[str, ...] = ("raw", "grpo", "dr_grpo")
 DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2)
@@ -33,6 +37,7 @@ DEMO: dict[str, Any] = {
     "estimators": (*DEFAULT_ESTIMATORS, "learned:raw"),  # the rule reward 3 ways, and the RBR-style learned reward
     "seeds": DEFAULT_SEEDS,
     "lrs": (3e-4, 1e-3),  # the second is where every estimator collapsed onto a template (measured)
+    "control": True,  # an lr = 0 arm on the same seeds: the noise floor of every detector
     "config": {"task": "arithmetic", "steps": 80, "prompts_per_step": 8, "group_size": 8,
                "lr": 3e-4, "checkpoint_every": 20},
 }
@@ -55,7 +60,7 @@ def run_demo(out_dir: str | Path) -> list[Path]:
         reward, _ = fit_arithmetic_reward(base=cfg.rules)
         reward.save(grader)
     return run_experiment(cfg.replace(grader=str(grader)), out, DEMO["estimators"], DEMO["seeds"],
-                          lrs=DEMO["lrs"])
+                          lrs=DEMO["lrs"], control=DEMO["control"])
 
 
 def parse_arm(arm: str) -> tuple[str, bool]:
@@ -88,10 +93,12 @@ def _finished(d: Path, steps: int) -> bool:
 def run_experiment(base: GRPOConfig, out_dir: str | Path,
                    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
                    seeds: Sequence[int] = DEFAULT_SEEDS, reward: Any = None,
-                   lrs: Sequence[float] | None = None) -> list[Path]:
+                   lrs: Sequence[float] | None = None, control: bool = False) -> list[Path]:
     """Train ``base`` once per (arm, seed), and per learning rate in ``lrs`` if given; return the
     run directories in order. ``estimators`` are arms (see the module doc): plain arms train on
-    the rules (``grader`` cleared), ``learned:`` arms on the learned reward in ``base.grader``."""
+    the rules (``grader`` cleared), ``learned:`` arms on the learned reward in ``base.grader``.
+    ``control``: first, one run per seed at lr = 0 (the rules, ``base.estimator``) in
+    ``DIR/control-seed<S>``: the noise floor."""
     if not estimators:
         raise ValueError("estimators: expected at least one estimator name, got none")
     arms = {a: parse_arm(a) for a in estimators}
@@ -107,8 +114,14 @@ def run_experiment(base: GRPOConfig, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "experiment.json", {"config": base.to_dict(), "estimators": list(estimators),
                                                  "seeds": [int(s) for s in seeds],
-                                                 "lrs": None if lrs is None else [float(x) for x in lrs]})
+                                                 "lrs": None if lrs is None else [float(x) for x in lrs],
+                                                 "control": bool(control)})
     dirs = []
+    if control:
+        for seed in seeds:
+            d = Path(out) / f"{CONTROL_ARM}-seed{int(seed)}"
+            dirs.append(d)
+            _train_once(base.replace(seed=int(seed), grader="", lr=0.0), d, reward, f"control seed {seed}")
     for lr in ([None] if lrs is None else [float(x) for x in lrs]):
         for arm in estimators:
             est, learned = arms[arm]
@@ -117,11 +130,15 @@ def run_experiment(base: GRPOConfig, out_dir: str | Path,
                 dirs.append(d)
                 cfg = base.replace(estimator=est, seed=int(seed), grader=base.grader if learned else "",
                                    **({} if lr is None else {"lr": lr}))
-                if _finished(d, cfg.steps):
-                    continue
-                resume = (d / CHECKPOINT_FILE).exists()
-                if not resume and (d / "metrics.jsonl").exists():
-                    (d / "metrics.jsonl").unlink()  # killed before its first checkpoint: start over
-                desc = f"{arm} seed {seed}" + ("" if lr is None else f" lr {lr:g}")
-                train(cfg, d, reward=reward, resume=resume, desc=desc)
+                _train_once(cfg, d, reward, f"{arm} seed {seed}" + ("" if lr is None else f" lr {lr:g}"))
     return dirs
+
+
+def _train_once(cfg: GRPOConfig, d: Path, reward: Any, desc: str) -> None:
+    """Train ``cfg`` into ``d`` unless finished there; resume from a checkpoint if one exists."""
+    if _finished(d, cfg.steps):
+        return
+    resume = (d / CHECKPOINT_FILE).exists()
+    if not resume and (d / "metrics.jsonl").exists():
+        (d / "metrics.jsonl").unlink()  # killed before its first checkpoint: start over
+    train(cfg, d, reward=reward, resume=resume, desc=desc)
