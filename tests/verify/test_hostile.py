@@ -62,8 +62,8 @@ def test_megabyte_completion_through_extraction_and_verify():
     assert len(pred) > MB // 2
     v = verify_math(pred, "3", timeout=2)
     assert v.label == "parse_error" and "longer than" in v.reason, v
-    v = verify_math("3", pred, timeout=2)
-    assert v.label == "parse_error" and v.reason.startswith("gold"), v
+    v = verify_math("3", pred, timeout=2)  # a gold refused as math is compared as text
+    assert v.label == "not_equal" and v.reason.startswith("gold") and "longer than" in v.reason, v
 
 
 @pytest.mark.timeout(30)

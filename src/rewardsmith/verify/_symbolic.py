@@ -5,9 +5,16 @@ parsed by latex2sympy2_extended's ANTLR grammar straight into sympy objects: no 
 ``sympify`` of raw text; the symbol ``i`` is read as the imaginary unit. The whole leaf is parsed as one expression, so ``2 or 3`` stays a set
 and is never read as ``2``.
 
+Leaves reach the grammar through ``_normalize.sym_text`` (juxtaposed factors get an explicit
+``*``: the grammar reads ``2(3)`` as 5; decimals become exact fractions).
+
 Equality of two parsed leaves ``a``, ``b``:
-  * numbers: ``|a - b| <= 1e-30 * max(|a|, |b|)`` at 60 significant digits (relative, so
-    ``1/2004!`` != ``1/2006!``; Math-Verify rounds both to 0 and calls them equal);
+  * numbers: exact when ``a - b`` evaluates to a rational (integers are never "close":
+    ``\\binom{200}{100} + 1`` != ``\\binom{200}{100}``); otherwise ``|a - b| <= 1e-30 * max(|a|, |b|)``
+    at 60 significant digits, confirmed at 300 digits (``|a - b| <= 1e-250`` relative), so
+    ``1/2004!`` != ``1/2006!`` (Math-Verify rounds both to 0 and calls them equal);
+  * a decimal literal against a number the exact path cannot evaluate: the decimal rule
+    (``_normalize.DECIMAL_DIGITS``);
   * expressions with free symbols: ``a - b`` at 4 random signed rational points agrees to 1e-20 relative
     (a polynomial identity test), confirmed by ``simplify(a - b) == 0`` when the points disagree
     only through evaluation failures;
@@ -25,16 +32,24 @@ from functools import lru_cache
 import sympy
 from latex2sympy2_extended import latex2sympy
 
+import decimal
+
 from rewardsmith.verify._normalize import (
+    DECIMAL_DIGITS,
     Eq,
     Leaf,
+    Num,
     NotExact,
     TooLarge,
     Undecided,
     compare,
+    exact_approx,
     exact_leaf_eq,
     exact_value,
+    explain,
     prepare,
+    rounds_to,
+    sym_text,
 )
 
 __all__ = ["symbolic_verdict"]
@@ -69,6 +84,12 @@ def _num_close(d, a, b) -> bool:
     av, bv = sympy.N(a, 60), sympy.N(b, 60)
     if any(x.has(*_INFINITIES) for x in (av, bv)):  # inf is inf, never "close" to a number:
         return av == bv  # the relative tolerance below would scale by oo (red-teamed: inf == 7)
+    try:
+        exact = d.doit()
+    except Exception:  # noqa: BLE001 - an unevaluable difference: judged numerically below
+        exact = d
+    if exact.is_Rational:  # integers and fractions are exact: never "close" (binom(200,100) + 1)
+        return exact == 0
     dv = sympy.N(d, 60)
     if dv == 0:
         return True
@@ -77,7 +98,10 @@ def _num_close(d, a, b) -> bool:
     if a.free_symbols or b.free_symbols:  # symbols cancelled: a nonzero constant difference
         return False
     scale = max(abs(av), abs(bv), sympy.Float(1e-300))
-    return bool(abs(dv) <= _REL_TOL * scale)
+    if not bool(abs(dv) <= _REL_TOL * scale):
+        return False
+    dv = sympy.N(d, 300)  # sqrt(10^80 + 1) - 10^40 is 5e-81 relative: look closer
+    return dv == 0 or bool(abs(dv) <= sympy.Float("1e-250", 300) * scale)
 
 
 def _expr_eq(a, b) -> bool:
@@ -153,23 +177,92 @@ class GoldParseFailure(ParseFailure):
     pass
 
 
+def _decimal_of(leaf: Leaf) -> Num | None:
+    try:
+        v = exact_value(leaf)
+    except (NotExact, TooLarge):
+        return None
+    return v if isinstance(v, Num) and v.dec is not None else None
+
+
+def _to_decimal(e) -> decimal.Decimal | None:
+    v = sympy.N(e, 90)
+    if not v.is_number or v.has(*_INFINITIES) or not v.is_real:
+        return None
+    return decimal.Decimal(str(v))
+
+
+def _decimal_rule(dec_leaf: Leaf, other: Leaf, other_is_gold: bool) -> bool | None:
+    """The decimal rule when one leaf is a decimal literal and the other a number only sympy
+    evaluates (``\\ln 2``): True when it makes them equal, else None (compare exactly)."""
+    d = _decimal_of(dec_leaf)
+    if d is None:
+        return None
+    try:
+        e = _parse(sym_text(other))
+    except ParseFailure as err:
+        if other_is_gold:
+            raise GoldParseFailure(str(err)) from None
+        raise
+    if not isinstance(e, sympy.Expr) or e.free_symbols or e.is_Rational or d.dec[0] < DECIMAL_DIGITS:
+        return None  # compared as the exact value the decimal writes
+    v = _to_decimal(e)
+    return True if v is not None and rounds_to(v, _dec(d), d.dec[1]) else None
+
+
 def _leaf_eq(a: Leaf, b: Leaf) -> bool:
     """``a`` is always the prediction's leaf, ``b`` the gold's (``compare`` keeps the order)."""
     try:
         return exact_leaf_eq(a, b)
     except Undecided:
         pass
+    for dec_leaf, other, other_is_gold in ((a, b, True), (b, a, False)):
+        r = _decimal_rule(dec_leaf, other, other_is_gold)
+        if r is not None:
+            return r
     try:
-        gb = _parse(b.text)
+        gb = _parse(sym_text(b))
     except ParseFailure as e:
         raise GoldParseFailure(str(e)) from None
-    return _expr_eq(_parse(a.text), gb)
+    return _expr_eq(_parse(sym_text(a)), gb)
+
+
+def _approx(a, b) -> bool:
+    """``a \\approx b`` for a chain: exact when it can be, else sympy's value of ``a``."""
+    try:
+        return exact_approx(a, b)
+    except Undecided:
+        pass
+    if not (isinstance(a, Leaf) and isinstance(b, Leaf)):
+        return False
+    try:
+        vb = exact_value(b)
+    except (NotExact, TooLarge):
+        return False
+    body = [t for t in b.toks if t.text not in ("+", "-")]
+    if not isinstance(vb, Num) or vb.pct or len(body) != 1 or body[0].kind != "num":
+        return False
+    e = _parse(sym_text(a))
+    if not isinstance(e, sympy.Expr) or e.free_symbols:
+        return False
+    v = _to_decimal(e)
+    if v is None:
+        return False
+    return rounds_to(v, _dec(vb), vb.dec[1] if vb.dec is not None else 0)
+
+
+def _dec(v: Num) -> decimal.Decimal:
+    """A rational ``Num`` (a number literal) as a Decimal, exactly enough for ``rounds_to``."""
+    q = v.terms[0][1] if v.terms else 0
+    with decimal.localcontext() as ctx:
+        ctx.prec = 90
+        return decimal.Decimal(getattr(q, "numerator", 0)) / decimal.Decimal(getattr(q, "denominator", 1))
 
 
 def _side_expr(node):
     if not isinstance(node, Leaf):
         raise ParseFailure("equation side is a structure")
-    e = _parse(node.text)
+    e = _parse(sym_text(node))
     if not isinstance(e, sympy.Expr):
         raise ParseFailure("equation side is not an expression")
     return e
@@ -191,9 +284,9 @@ def _check_gold_parses(node) -> None:
         try:
             exact_value(node)
         except NotExact:
-            _parse(node.text)
+            _parse(sym_text(node))
         return
-    for child in getattr(node, "items", ()) or (
+    for child in getattr(node, "items", ()) or getattr(node, "members", ()) or (
         (node.lhs, node.rhs) if isinstance(node, Eq) else ()
     ):
         _check_gold_parses(child)
@@ -209,13 +302,13 @@ def symbolic_verdict(pred: str, gold: str) -> tuple[str, str]:
     try:
         _check_gold_parses(gp.tree)
     except ParseFailure as e:
-        return "parse_error", f"gold: {e}"
+        return _as_text(pp, gp, str(e))
     except (TooLarge, RecursionError) as e:
-        return "parse_error", f"gold: refused: {e}"
+        return _as_text(pp, gp, f"refused: {e}")
     try:
-        eq = compare(pp.tree, gp.tree, _leaf_eq, _eq_eq)
+        eq = compare(pp.tree, gp.tree, _leaf_eq, _eq_eq, _approx)
     except GoldParseFailure as e:
-        return "parse_error", f"gold: {e}"
+        return _as_text(pp, gp, str(e))
     except ParseFailure as e:
         return "parse_error", f"prediction: {e}"
     except TooLarge as e:
@@ -229,4 +322,17 @@ def symbolic_verdict(pred: str, gold: str) -> tuple[str, str]:
     except Exception as e:  # noqa: BLE001 - the gold parsed: the prediction broke the comparison
         # (sympy raises TypeError on e.g. \gcd(12,18) vs 5); unparsable, never "unscored"
         return "parse_error", f"prediction: cannot compare ({type(e).__name__}: {str(e)[:100]})"
-    return ("equal", "symbolic equality") if eq else ("not_equal", "symbolic inequality")
+    if eq:
+        return "equal", "symbolic equality"
+    try:
+        why = explain(pp.tree, gp.tree, _leaf_eq, _eq_eq, _approx)
+    except Exception:  # noqa: BLE001 - the verdict stands without an explanation
+        why = None
+    return "not_equal", why or "symbolic inequality"
+
+
+def _as_text(pp, gp, why: str) -> tuple[str, str]:
+    """A gold that is not math the grammar reads (``north``, an unknown macro) is compared as text:
+    equal only to the same text (checked before the worker), never an error that drops the row."""
+    eq = pp.key.lower() == gp.key.lower()
+    return ("equal" if eq else "not_equal"), f"gold is not readable as math ({why[:80]}): compared as text"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math as _m
 from dataclasses import dataclass
 
-from rewardsmith.verify._normalize import TooLarge, Undecided, compare, exact_leaf_eq, prepare
+from rewardsmith.verify._normalize import TooLarge, Undecided, compare, exact_leaf_eq, explain, prepare
 from rewardsmith.verify._worker import get_pool
 
 __all__ = ["Verdict", "verify_math", "math_equal", "DEFAULT_TIMEOUT", "LABELS"]
@@ -77,10 +77,13 @@ def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Ve
     except Exception as e:  # noqa: BLE001 - a prediction the normalizer chokes on is unparsable,
         # never "unscored": an error label (NaN reward) would be an escape from the wrong tier
         return Verdict(False, "parse_error", f"prediction: cannot read it ({type(e).__name__})", "exact")
-    if gp.tree is None and not (gp.key and gp.key == pp.key):
-        return Verdict(False, "parse_error", f"gold: {gp.error}", "exact")
     if gp.key and gp.key == pp.key:
         return Verdict(True, "equal", "identical after normalization", "exact")
+    if gp.error == "empty answer":  # a blank gold is a missing one: the data set's fault, loud (label error upstream)
+        return Verdict(False, "parse_error", "gold: empty answer", "exact")
+    if gp.tree is None:  # a gold the value paths refuse is compared as text, never an error
+        eq = bool(gp.key) and gp.key.lower() == pp.key.lower()
+        return Verdict(eq, "equal" if eq else "not_equal", f"gold is not readable as math ({gp.error}): compared as text", "exact")
     if gp.textual or pp.textual:  # \text{ABC} is a word, not the product A*B*C
         eq = gp.key.lower() == pp.key.lower()
         return Verdict(eq, "equal" if eq else "not_equal", "text answers compared as text", "exact")
@@ -88,7 +91,9 @@ def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Ve
         return Verdict(False, "parse_error", f"prediction: {pp.error}", "exact")
     try:
         eq = compare(pp.tree, gp.tree, exact_leaf_eq)
-        return Verdict(eq, "equal" if eq else "not_equal", "exact value" if eq else "exact values differ", "exact")
+        if eq:
+            return Verdict(True, "equal", "exact value", "exact")
+        return Verdict(False, "not_equal", explain(pp.tree, gp.tree, exact_leaf_eq) or "exact values differ", "exact")
     except TooLarge as e:
         return Verdict(False, "parse_error", f"refused: {e}", "exact")
     except Undecided:
