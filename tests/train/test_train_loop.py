@@ -108,8 +108,10 @@ def test_metrics_rows_have_the_promised_fields(tmp_path):
     for key in ("step", "reward_mean", "reward_std", "label_frac", "adv_distinct_advantages", "adv_min",
                 "adv_max", "adv_zero_variance_frac", "kl", "entropy", "completion_len", "clip_frac",
                 "top_completion_share", "top_skeleton_share", "group_distinct_frac", "distinct_2",
-                "repetition", "reward_hist", "adv_hist"):
+                "repetition", "reward_hist", "adv_hist", "collapsed", "collapse_template",
+                "collapse_accuracy_failed"):
         assert key in r, key
+    assert not any(row["collapsed"] for row in rows)  # 2 steps: too short for two windows, by the rule
     assert set(r["label_frac"]) >= {"correct", "wrong_answer", "bad_format"}
     assert math.isclose(sum(r["label_frac"].values()), 1.0)
     assert sum(r["reward_hist"].values()) == 12

@@ -172,10 +172,10 @@ def test_learning_rate_sweep_groups_lr0_as_the_control_arm(tmp_path):
 
 @pytest.mark.slow
 def test_lr0_control_is_never_collapsed_on_any_seed(tmp_path):
-    """Five seeds of a 16-step lr = 0 run (two full windows): the policy never changes, so the
+    """Five seeds of a 10-step lr = 0 run (two full windows): the policy never changes, so the
     verdict must never fire; the margins show how far from firing each run stays."""
     for seed in range(5):
-        rows = train(demo_config(steps=16, lr=0.0, seed=seed, progress=False, checkpoint_every=0,
+        rows = train(demo_config(steps=10, lr=0.0, seed=seed, progress=False, checkpoint_every=0,
                                  samples_per_step=0), tmp_path / f"c{seed}")
         v = run_verdict(rows, 8)
         assert not v.collapsed and not any(r["collapsed"] for r in rows), v.reason
