@@ -7,7 +7,7 @@ import pytest
 from serve_helpers import TOKEN, ServerProcess
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def math_server():
     """seed-tiered, 2 workers, a queue of 8 requests, a bearer token."""
     srv = ServerProcess("--rules", "seed-tiered", "--workers", "2", "--queue-size", "8", "--token", TOKEN,

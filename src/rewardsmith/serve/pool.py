@@ -79,11 +79,15 @@ class Job:
                 self.error = error
             self.remaining -= n
             last = self.remaining == 0
-        if last:
-            self._done.set()
-            if self._callback is not None:
-                self._callback()
         return last
+
+    def _notify(self) -> None:
+        self._done.set()
+        if self._callback is not None:
+            try:
+                self._callback()
+            except RuntimeError:  # the waiting event loop is gone (its client left): nothing to tell
+                pass
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every row is done (for synchronous callers)."""
@@ -182,9 +186,11 @@ class ScoringService:
 
     # ------------------------------------------------------------------ submit
     def submit(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],
-               deadline: float | None = None) -> Job:
-        """Accept a job (or raise :class:`QueueFull` / :class:`ServiceClosed`) and queue its chunks."""
+               deadline: float | None = None, callback: Callable[[], None] | None = None) -> Job:
+        """Accept a job (or raise :class:`QueueFull` / :class:`ServiceClosed`) and queue its chunks;
+        ``callback`` is called (from a dispatcher thread) once every row is done."""
         job = Job(texts, golds, fields, deadline)
+        job._callback = callback
         n = len(texts)
         with self._lock:
             if not self._accepting:
@@ -196,7 +202,7 @@ class ScoringService:
             self._pending_rows += n
         if n == 0:
             self._job_done(job)
-            job._done.set()
+            job._notify()
             return job
         for s in range(0, n, self.chunk_rows):
             self._chunks.put((job, list(range(s, min(n, s + self.chunk_rows)))))
@@ -211,10 +217,7 @@ class ScoringService:
         def done() -> None:
             loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
 
-        job = self.submit(texts, golds, fields, deadline)
-        job._callback = done
-        if job._done.is_set():
-            done()
+        job = self.submit(texts, golds, fields, deadline, callback=done)
         try:
             if deadline is None:
                 await fut
@@ -244,25 +247,31 @@ class ScoringService:
             item = self._chunks.get()
             if item is None:
                 return
-            job, idx = item
-            err: BaseException | None = None
-            if not job.cancelled and job.expired():
-                job.cancelled = True
-            if not job.cancelled:
-                t0 = time.monotonic()
-                try:
-                    self._score_chunk(pool, job, idx)
-                except BaseException as exc:  # noqa: BLE001 - reported to the waiting request
-                    err = RuntimeError(f"scoring failed: {type(exc).__name__}: {exc}")
-                dt = time.monotonic() - t0
-                if dt > 0 and err is None:
-                    self._rate = 0.8 * self._rate + 0.2 * (len(idx) * self.workers / dt)
-                if self._on_chunk is not None:
-                    self._on_chunk(len(idx), dt)
-            with self._lock:
-                self._pending_rows -= len(idx)
-            if job._finish_rows(len(idx), err):
-                self._job_done(job)
+            try:
+                self._handle(pool, *item)
+            except BaseException:  # noqa: BLE001 - a dispatcher never dies; _handle reports errors
+                pass
+
+    def _handle(self, pool: ScoringPool, job: Job, idx: list[int]) -> None:
+        err: BaseException | None = None
+        if not job.cancelled and job.expired():
+            job.cancelled = True
+        if not job.cancelled:
+            t0 = time.monotonic()
+            try:
+                self._score_chunk(pool, job, idx)
+            except BaseException as exc:  # noqa: BLE001 - reported to the waiting request
+                err = RuntimeError(f"scoring failed: {type(exc).__name__}: {exc}")
+            dt = time.monotonic() - t0
+            if dt > 0 and err is None:
+                self._rate = 0.8 * self._rate + 0.2 * (len(idx) * self.workers / dt)
+            if self._on_chunk is not None:
+                self._on_chunk(len(idx), dt)
+        with self._lock:
+            self._pending_rows -= len(idx)
+        if job._finish_rows(len(idx), err):
+            self._job_done(job)
+            job._notify()
 
     def _score_chunk(self, pool: ScoringPool, job: Job, idx: list[int]) -> None:
         texts = [job.texts[i] for i in idx]

@@ -1,0 +1,74 @@
+"""The server's scoring pool in process: reuse, the bounded queue, deadlines, a dead worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from serve_helpers import make_rows
+
+
+@pytest.fixture(scope="module")
+def rules():
+    from rewardsmith.rules import load_rules
+
+    return load_rules("seed-tiered")
+
+
+@pytest.mark.timeout(60)
+def test_scoring_pool_reused_across_runs(rules):
+    """Regression: a ScoringPool's second run() waited forever (its workers were never idle)."""
+    from rewardsmith.rules import ScoringPool
+
+    rows = make_rows(6)
+    texts, golds = [r["completion"] for r in rows], [r["answer"] for r in rows]
+    want = rules.score_batch(texts, golds, workers=0).labels
+    with ScoringPool(rules, 2, start_method="forkserver") as pool:
+        pool.start()
+        pids = pool.pids()
+        assert len(pids) == 2
+        for _ in range(3):
+            out = pool.run(texts, golds, [{}] * 6, verify_timeout=5, hard_timeout=30, chunk_size=2)
+            assert [r[1] for r in out] == want
+        assert pool.pids() == pids  # the same processes served every run
+        os.kill(pids[0], signal.SIGKILL)
+        time.sleep(0.2)
+        out = pool.run(texts, golds, [{}] * 6, verify_timeout=5, hard_timeout=30, chunk_size=2)
+        assert [r[1] for r in out] == want and pids[0] not in pool.pids()
+
+
+def test_service_queue_bound_and_deadline(rules):
+    from rewardsmith.serve import DeadlineExceeded, QueueFull, ScoringService
+
+    svc = ScoringService(rules, workers=1, queue_size=2, chunk_rows=16)
+    svc.start()
+    try:
+        rows = make_rows(120, seed=2)
+        texts, golds, fields = [r["completion"] for r in rows], [r["answer"] for r in rows], [{}] * 120
+        j1 = svc.submit(texts, golds, fields)
+        j2 = svc.submit(texts, golds, fields)
+        with pytest.raises(QueueFull) as exc:
+            svc.submit(texts[:1], golds[:1], fields[:1])
+        assert exc.value.retry_after >= 1 and "limit 2" in str(exc.value)
+        assert j1.wait(120) and j2.wait(120)
+        assert svc.active_jobs == 0 and svc.pending_rows == 0
+        want = rules.score_batch(texts, golds, workers=0).labels
+        assert [r[1] for r in j1.results] == want == [r[1] for r in j2.results]
+
+        async def late():
+            return await svc.run(texts, golds, fields, deadline=time.monotonic() + 0.01)
+
+        with pytest.raises(DeadlineExceeded, match="of 120 rows scored"):
+            asyncio.run(late())
+        deadline = time.monotonic() + 30
+        while svc.active_jobs and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert svc.active_jobs == 0  # the expired job's chunks were dropped, not scored
+    finally:
+        svc.close()
+    with pytest.raises(ValueError, match="queue_size"):
+        ScoringService(rules, queue_size=0)
