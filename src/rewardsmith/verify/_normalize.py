@@ -50,6 +50,7 @@ __all__ = [
     "exact_leaf_eq",
     "Chain",
     "sym_text",
+    "same_based_number",
     "DECIMAL_DIGITS",
     "Undecided",
     "Prepared",
@@ -288,9 +289,27 @@ def _unwrap_box_items(s: str) -> str:
     return "".join(out)
 
 
+_SYSTEM_ENV_RE = re.compile(r"\\(?:begin|end)\{(?:cases|array|aligned|align\*?|gathered|split)\}(?:\{[lcr|]*\})?")
+
+
+def _systems(s: str) -> str:
+    """``\left\{\begin{array}{l} x=1 \\ y=2 \end{array}\right.`` and ``\begin{cases}``: the rows
+    of a system as a list ``x=1, y=2`` (matrices keep their environments)."""
+    s = _SYSTEM_ENV_RE.sub(" ", s)
+    s = s.replace("\\\\", ",").replace("&", " ")
+    s = s.replace("\\left.", "").replace("\\right.", "")
+    t = s.strip()
+    for o in ("\\left\\{", "\\{"):
+        if t.startswith(o) and "\\}" not in t:  # the brace of a system, never closed
+            t = t[len(o) :]
+    return t
+
+
 def normalize(s: str) -> str:
     """Canonical text of an answer (see module docstring). Pure, linear, bounded input."""
     s = s.strip()
+    if "\\begin{" in s and _SYSTEM_ENV_RE.search(s):
+        s = _systems(s)
     if "\\\\" in s:  # text that went through JSON twice: \\frac{1}{2}
         s = _DOUBLED_BACKSLASH_RE.sub(r"\\", s)
     if not s.isascii():
@@ -319,7 +338,7 @@ def normalize(s: str) -> str:
         if a in s and not (trig and a in _DEGREE):  # sin 30^\circ: degrees stay, sympy converts
             s = s.replace(a, b)
     # \boxed{...} wrapping the whole answer
-    for box in ("\\boxed", "\\fbox"):
+    for box in ("\\boxed", "\\fbox", "\\boxed", "\\fbox"):  # twice: \boxed{\boxed{7}}
         if s.startswith(box):
             j = len(box)
             while j < len(s) and s[j] == " ":
@@ -533,6 +552,10 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     parts = _split_top(toks, lambda t: t.text == ",")
     if len(parts) > 1 and all(parts):
         return Seq("list", "", "", tuple(structure(s, p, d) for p in parts))
+    if _wrapped(toks) and toks[0].text == "\\{" and len(toks) > 4:  # {x | x > 2}: set-builder
+        head = toks[1:3]
+        if head[1].text in ("|", "\\mid", ":") and _SYM_RE.fullmatch(head[0].text):
+            return structure(s, toks[3:-1], d)
     for k, t in enumerate(toks):  # "x \in [1, 2]" is the set on the right
         if t.text == "\\in" and k > 0 and _SYM_RE.fullmatch(_text(s, toks[:k]).replace(" ", "")):
             return structure(s, toks[k + 1 :], d) if toks[k + 1 :] else Leaf(_text(s, toks), toks)
@@ -1146,7 +1169,8 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
     parts = [toks[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
     if not all(parts):
         return None
-    texts = [_text(s, p) for p in parts]
+    base = toks[0].start  # a list item's tokens keep their offsets in the whole answer
+    texts = [s[p[0].start - base : p[-1].end - base] for p in parts]
     ops = [toks[k].text for k in rel]
     is_abs = [bool(_ABS_RE.fullmatch(t.replace(" ", ""))) for t in texts]
     is_var = [_is_label_text(t) and not a for t, a in zip(texts, is_abs)]
@@ -1242,7 +1266,7 @@ def exact_approx(a: Node, b: Node) -> bool:
 def _chain_links(c: Chain) -> tuple[list, list]:
     """Members and ops of a chain without a leading label (``x = 3 + 4 = 7`` -> ``3+4 = 7``)."""
     members, ops = list(c.members), list(c.ops)
-    if ops[0] == "=" and _is_label(members[0]):
+    if _is_label(members[0]):  # x = ..., x \approx 0.67
         members, ops = members[1:], ops[1:]
     return members, ops
 
@@ -1369,8 +1393,8 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None,
                 return [c]
             members, ops = _chain_links(c)
             out = [members[0]]
-            if _is_decimal_leaf(other):  # the gold states a rounding: 2/3 \approx 0.67 vs 0.67
-                out += [m for m, op in zip(members[1:], ops) if op == "\\approx"]
+            if _is_decimal_leaf(other):  # the gold is the rounding written: 2/3 \approx 0.67 vs 0.67
+                out += [m for m, op in zip(members[1:], ops) if op == "\\approx" and squash(m.text) == squash(other.text)]
             return out
 
         return any(rec(a, b) for a in values(p, g) for b in values(g, p))
@@ -1446,6 +1470,9 @@ def compare(p: Node, g: Node, leaf_eq: Callable[[Leaf, Leaf], bool], eq_eq=None,
 
 _FACTOR_END = (")", "]")
 _FACTOR_START = ("(", "[", "{")
+_FACTOR_CMDS = frozenset(  # 2\binom{4}{2} is 8 to the grammar (2 + 6); \frac stays: 2\frac{1}{2} is mixed
+    "\\binom \\dbinom \\tbinom \\{ \\sqrt \\pi \\ln \\log \\exp \\sin \\cos \\tan \\lfloor \\lceil \\mathrm".split()
+)
 
 
 def sym_text(leaf: Leaf) -> str:
@@ -1465,7 +1492,7 @@ def sym_text(leaf: Leaf) -> str:
         if prev is not None:
             after_script = k >= 2 and toks[k - 2].text in ("_", "^")  # \log_2(8), \sin^2 x
             left_num = prev.kind == "num" and not after_script
-            if (left_num and (t.kind in ("num", "ident") or t.text in _FACTOR_START or (t.kind == "cmd" and t.text != "\\frac"))) or (
+            if (left_num and (t.kind in ("num", "ident") or t.text in _FACTOR_START or t.text in _FACTOR_CMDS)) or (
                 prev.text in _FACTOR_END and (t.kind == "num" or t.text in ("(", "["))
             ):
                 out.append(text[pos : t.start - base] + "*")
@@ -1617,6 +1644,21 @@ def _prepare(raw: str) -> Prepared:
     if _bare_words(tree):  # no, Evelyn, north: words, never products of symbols (n*o == o*n)
         textual = True
     return Prepared(text, key, tree, "", textual)
+
+
+_BASE_RE = re.compile(r"([0-9A-Za-z]{1,200})_\{?(\d{1,2})\}?")
+
+
+def same_based_number(pred_key: str, gold_key: str) -> bool:
+    """Gold ``42_8`` (a number in base 8) is matched by ``42_8``, ``42_{8}`` or the digits ``42``;
+    a prediction's subscript is never dropped (``42_8`` is not ``42``)."""
+    g = _BASE_RE.fullmatch(gold_key)
+    if g is None:
+        return False
+    p = _BASE_RE.fullmatch(pred_key)
+    if p is not None:
+        return p.groups() == g.groups()
+    return pred_key == g.group(1)
 
 
 def _subscripted_number(toks: tuple) -> bool:

@@ -61,8 +61,14 @@ class ParseFailure(Exception):
     pass
 
 
+_NOT_MATH = ("\\approx", "\\boxed", "\\fbox", ":")  # the grammar drops these silently (42 \approx 1000 -> 42)
+
+
 @lru_cache(maxsize=4096)
 def _parse(text: str):
+    bad = next((x for x in _NOT_MATH if x in text), None)
+    if bad is not None:
+        raise ParseFailure(f"{bad} is not read by the grammar [{text[:60]}]")
     try:
         expr = latex2sympy(text, convert_degrees=True)  # only trig answers keep their ^\circ
     except (RecursionError, MemoryError):
