@@ -43,10 +43,14 @@ def test_warm_start_begins_like_the_seeds_stage_one():
 def test_short_run_learns_and_a_broken_objective_does_not(tmp_path):
     base = demo_config(steps=40, progress=False, checkpoint_every=0, samples_per_step=2)
     rows = train(base, tmp_path / "ok")
-    first, last = slice(0, 5), slice(-5, None)
+    # Margins hold on any CPU (another machine's float noise acts like another seed): over seeds
+    # 0-3 here the correct gain (first 5 vs last 10 steps) was +0.14..+0.23 and the bad_format
+    # change -0.55..-0.61; flipped, correct -0.06..-0.07 and bad_format +0.14..+0.23. The old bar
+    # (gain >= 0.10, last 5 steps) had seed 0 at +0.13: about one noise sd from failing.
+    first, last = slice(0, 5), slice(-10, None)
     c0, c1 = _window(rows, "correct", first), _window(rows, "correct", last)
     b0, b1 = _window(rows, "bad_format", first), _window(rows, "bad_format", last)
-    assert c1 >= c0 + 0.10, (c0, c1)
+    assert c1 >= c0 + 0.05, (c0, c1)
     assert b1 <= b0 - 0.35, (b0, b1)
 
     # Same run, objective sign flipped (reward negated: for grpo exactly -A): must not learn.
