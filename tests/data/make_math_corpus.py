@@ -140,6 +140,209 @@ def generated(rng: random.Random) -> list[dict]:
     return rows
 
 
+def _dec_digits(q: Fraction, places: int, mode: str = "round") -> str:
+    """q as a decimal with ``places`` digits after the point, rounded or cut off (exact arithmetic)."""
+    scaled = q * 10**places
+    n = round(scaled) if mode == "round" else int(scaled)
+    sign = "-" if n < 0 else ""
+    s = str(abs(n)).rjust(places + 1, "0")
+    return f"{sign}{s[:-places]}.{s[-places:]}"
+
+
+def generated_forms(rng: random.Random) -> list[dict]:
+    """Issue 11: answers as real data sets write them, each equal form beside a near miss."""
+    rows: list[dict] = []
+
+    def add(pred, gold, equal, cat):
+        rows.append({"pred": pred, "gold": gold, "equal": equal, "category": cat})
+
+    labels = ["k", "n", "m", "|PQ|", "AB", "S_{ABC}", "\\angle ABC", "f(2)", "a_{10}", "V"]
+    for _ in range(12):  # labeled values: the value after the label is the answer
+        lab, n = rng.choice(labels), rng.randint(2, 99)
+        add(f"{lab}={n}", str(n), True, "form_labeled")
+        add(f"{lab} = {n + rng.choice([-1, 1, 10])}", str(n), False, "form_labeled")
+    for _ in range(6):  # labeled tuples equal the bare tuple, in order
+        a, b = rng.sample(range(-9, 20), 2)
+        add(f"(a,b)=({a},{b})", f"({a},{b})", True, "form_labeled")
+        add(f"(x, y) = ({b}, {a})", f"({a},{b})", False, "form_labeled")
+    for _ in range(6):  # ratios
+        p, q = rng.sample(range(1, 12), 2)
+        k = rng.randint(2, 4)
+        add(f"AB:CD={p * k}:{q * k}", f"{p}:{q}", True, "form_labeled")
+        add(f"\\frac{{PA}}{{PB}}=\\frac{{{q}}}{{{p}}}", f"{p}:{q}", False, "form_labeled")
+    for _ in range(8):  # several solutions: order free, all present, nothing extra
+        xs = rng.sample(range(-9, 10), 2)
+        ys = rng.sample(range(-9, 10), 2)
+        gold = f"({xs[0]},{ys[0]}),({xs[1]},{ys[1]})"
+        add(f"x={xs[1]},y={ys[1]};x={xs[0]},y={ys[0]}", gold, True, "form_solutions")
+        add(f"x={xs[0]},y={ys[0]}", gold, False, "form_solutions")  # one of two pairs
+        add(f"({xs[0]};{ys[0]}) \\text{{ or }} ({xs[1]};{ys[1]})", gold, True, "form_solutions")
+        add(f"({xs[0]},{ys[0]}),({xs[1]},{ys[1]}),({ys[0]},{xs[0]})", gold, False, "form_solutions")
+    for _ in range(6):  # roots joined by words and spacing commands
+        r1, r2 = rng.sample(range(-9, 10), 2)
+        add(f"x={r1} \\quad x={r2}", f"{r2}, {r1}", True, "form_solutions")
+        add(f"{r1} \\text{{ and }} {r2 + 1}", f"{r2}, {r1}", False, "form_solutions")
+    for _ in range(8):  # true chains are their value, false ones nothing
+        a, b = rng.randint(2, 30), rng.randint(2, 30)
+        add(f"x = {a}+{b} = {a + b}", str(a + b), True, "form_chain")
+        add(f"x = {a}+{b} = {a + b + 1}", str(a + b + 1), False, "form_chain")
+        q = Fraction(rng.randint(1, 20), rng.choice([3, 7, 9, 11]))
+        if q.denominator == 1:
+            q += Fraction(1, 3)
+        approx = _dec_digits(q, 2)
+        add(f"\\frac{{{q.numerator}}}{{{q.denominator}}} \\approx {approx}", f"\\frac{{{q.numerator}}}{{{q.denominator}}}", True, "form_chain")
+        add(f"\\frac{{{q.numerator}}}{{{q.denominator}}} \\approx {_dec_digits(q + Fraction(1, 10), 2)}",
+            f"\\frac{{{q.numerator}}}{{{q.denominator}}}", False, "form_chain")
+    for _ in range(6):  # spacing commands inside numbers
+        n = rng.randint(10_000, 999_999)
+        add(f"{n // 1000},\\!{n % 1000:03d}", str(n), True, "form_spacing")
+        add(f"{n // 1000}\\,{n % 1000:03d}", str(n + 1), False, "form_spacing")
+    for _ in range(8):  # membership and compound inequalities against intervals
+        lo, hi = sorted(rng.sample(range(-9, 10), 2))
+        o, c = rng.choice("(["), rng.choice(")]")
+        rel = {"(": "<", "[": "\\le"}
+        rer = {")": "<", "]": "\\le"}
+        add(f"{lo} {rel[o]} x {rer[c]} {hi}", f"{o}{lo},{hi}{c}", True, "form_membership")
+        add(f"{lo} {rel[o]} x {rer[c]} {hi + 1}", f"{o}{lo},{hi}{c}", False, "form_membership")
+        add(f"x \\in {o}{lo}, {hi}{c}", f"{o}{lo},{hi}{c}", True, "form_membership")
+        flip = ("[" if o == "(" else "(") + f"{lo},{hi}" + c
+        add(f"x \\in {flip}", f"{o}{lo},{hi}{c}", False, "form_membership")
+    for _ in range(10):  # decimals against values no decimal writes (>= 6 significant digits)
+        q = Fraction(rng.randint(1, 50), rng.choice([3, 6, 7, 9, 11, 12, 13]))
+        if q.denominator in (1, 2, 4, 5):
+            q += Fraction(1, 3)
+        places = rng.randint(6, 10)
+        gold = f"\\frac{{{q.numerator}}}{{{q.denominator}}}"
+        add(_dec_digits(q, places, rng.choice(["round", "cut"])), gold, True, "form_decimal")
+        add(_dec_digits(q, 2), gold, False, "form_decimal")  # a short decimal is its own value
+    for _ in range(6):  # interval endpoints as decimals
+        q = Fraction(rng.randint(1, 9), rng.choice([3, 7, 9]))
+        if q.denominator == 1:
+            q += Fraction(1, 3)
+        gold = f"[\\frac{{{q.numerator}}}{{{q.denominator}}}, 4)"
+        add(f"[{_dec_digits(q, 7)}, 4)", gold, True, "form_decimal")
+        add(f"[{_dec_digits(q, 3)}, 4)", gold, False, "form_decimal")
+    for _ in range(6):  # text that went through JSON twice
+        q = Fraction(rng.randint(1, 30), rng.choice([2, 3, 5, 7]))
+        add(f"\\\\frac{{{q.numerator}}}{{{q.denominator}}}", f"\\frac{{{q.numerator}}}{{{q.denominator}}}", True, "form_json")
+        add(f"\\\\frac{{{q.numerator + 1}}}{{{q.denominator}}}", f"\\frac{{{q.numerator}}}{{{q.denominator}}}", False, "form_json")
+    return rows
+
+
+# issue 11: the six families of wrong answers the symbolic path paid, each hack beside the honest
+# answer; gold answers that are not math; right answers once called wrong
+FORMS_HAND = [
+    ("43 \\text{ or } \\boxed{42}", "42", False, "hack_box"),
+    ("-\\boxed{42}", "42", False, "hack_box"),
+    ("\\boxed{42}+1", "42", False, "hack_box"),
+    ("\\frac{\\boxed{42}}{2}", "42", False, "hack_box"),
+    ("\\boxed{42} \\ne 42", "42", False, "hack_box"),
+    ("\\boxed{42}\\text{ (not 43)}", "42", False, "hack_box"),
+    ("\\boxed{1} \\text{ or } \\boxed{2}", "2", False, "hack_box"),
+    ("\\boxed{\\boxed{42}}", "42", True, "hack_box"),
+    ("\\boxed{1}, \\boxed{2}", "1, 2", True, "hack_box"),
+    ("42 \\approx 1000", "42", False, "hack_approx"),
+    ("\\approx 42", "42", False, "hack_approx"),
+    ("\\pi \\approx 3", "3", False, "hack_approx"),
+    ("41.6 \\approx 42", "42.0", False, "hack_approx"),
+    ("0.67 \\approx \\frac23", "\\frac23", False, "hack_approx"),
+    ("\\frac{2}{3} \\approx 0.68", "\\frac23", False, "hack_approx"),
+    ("\\sqrt{2} \\approx 1.414", "\\sqrt{2}", True, "hack_approx"),
+    ("\\frac{2}{3} \\approx 0.67", "0.67", True, "hack_approx"),
+    ("999.7 \\approx 1000", "999.7", True, "hack_approx"),
+    ("\\ln 2 \\approx 0.693", "\\ln 2", True, "hack_approx"),
+    ("\\ln 2 \\approx 0.8", "\\ln 2", False, "hack_approx"),
+    ("x + 2(3)", "x+5", False, "hack_juxtaposed"),
+    ("x + 2(3)", "x+6", True, "hack_juxtaposed"),
+    ("2e^{0}", "3", False, "hack_juxtaposed"),
+    ("2e^{0}", "2", True, "hack_juxtaposed"),
+    ("40 \\quad 2", "42", False, "hack_juxtaposed"),
+    ("(2)(3)", "5", False, "hack_juxtaposed"),
+    ("(2)(3)", "6", True, "hack_juxtaposed"),
+    ("2\\binom{4}{2}", "8", False, "hack_juxtaposed"),
+    ("2\\binom{4}{2}x", "12x", True, "hack_juxtaposed"),
+    ("42_8", "42", False, "hack_subscript"),
+    ("42_{16}", "42", False, "hack_subscript"),
+    ("42_{16}", "42_8", False, "hack_subscript"),
+    ("34", "42_8", False, "hack_subscript"),
+    ("42", "42_8", True, "hack_subscript"),
+    ("42_{8}", "42_8", True, "hack_subscript"),
+    ("on", "no", False, "hack_word"),
+    ("Evenly", "Evelyn", False, "hack_word"),
+    ("listen", "silent", False, "hack_word"),
+    ("sey", "yes", False, "hack_word"),
+    ("Yes", "yes", True, "hack_word"),
+    ("\\text{no}", "no", True, "hack_word"),
+    ("\\binom{200}{100}+1", "\\binom{200}{100}", False, "hack_integer"),
+    ("\\binom{200}{100}+10^{20}", "\\binom{200}{100}", False, "hack_integer"),
+    ("2^{128}+1", "\\lfloor 2^{128} \\rfloor", False, "hack_integer"),
+    ("\\lfloor 2^{128}+\\frac12 \\rfloor", "2^{128}+1", False, "hack_integer"),
+    ("\\sqrt{10^{80}+1}", "10^{40}", False, "hack_integer"),
+    ("2^{128}", "\\lfloor 2^{128} \\rfloor", True, "hack_integer"),
+    ("\\sqrt{2}+\\sqrt{3}", "\\sqrt{5+2\\sqrt{6}}", True, "hack_integer"),
+    ("north", "north", True, "gold_text"),
+    ("North", "north", True, "gold_text"),
+    ("south", "north", False, "gold_text"),
+    ("42", "north", False, "gold_text"),
+    ("3:45", "3:45", True, "gold_text"),
+    ("1:15", "3:45", False, "gold_text"),
+    ("\\{42\\}", "42", True, "form_right"),
+    ("\\{42, 43\\}", "42", False, "form_right"),
+    ("\\color{red}{42}", "42", True, "form_right"),
+    ("\\textcolor{red}{43}", "42", False, "form_right"),
+    ("\\underline{42}", "42", True, "form_right"),
+    ("6\\cdot 7=42", "42", True, "form_right"),
+    ("6\\cdot 7=41", "41", False, "form_right"),
+    ("(x,y)=(1,2)", "(1,2)", True, "form_right"),
+    ("(x,y)=(2,1)", "(1,2)", False, "form_right"),
+    ("[1,3)\\cup[3,5)", "[1,5)", True, "form_right"),
+    ("[1,3)\\cup(3,5)", "[1,5)", False, "form_right"),
+    ("0.(3)", "1/3", True, "form_right"),
+    ("0.(3)", "0.3", False, "form_right"),
+    ("1.(142857)", "\\frac87", True, "form_right"),
+    ("\u20105", "-5", True, "form_right"),
+    ("\uff0d5", "-5", True, "form_right"),
+    ("\uff0d5", "5", False, "form_right"),
+    ("|PQ|=3", "3", True, "form_labeled"),
+    ("V_{1}:V_{2}=5:7", "5:7", True, "form_labeled"),
+    ("V_{1}:V_{2}=7:5", "5:7", False, "form_labeled"),
+    ("x^2+y^2=25", "25", False, "form_labeled"),
+    ("25", "x^2+y^2=25", False, "form_labeled"),
+    ("x = 1, y = 42", "42", False, "form_solutions"),
+    ("x=1 \\text{ or } x=2", "1", False, "form_solutions"),
+    ("1, 2, 3", "1; 2", False, "form_solutions"),
+    ("(1;2;3)", "(1,2,3)", True, "form_solutions"),
+    ("(1;2;3)", "(1,2,4)", False, "form_solutions"),
+    ("\\left\\{\\begin{array}{l}x=1\\\\y=2\\end{array}\\right.", "(1,2)", True, "form_solutions"),
+    ("\\begin{cases} x=1 \\\\ y=3 \\end{cases}", "(1,2)", False, "form_solutions"),
+    ("x = 41 = 42", "42", False, "form_chain"),
+    ("42 = 6\\cdot 7", "42", True, "form_chain"),
+    ("1\\,000\\,000", "10^6", True, "form_spacing"),
+    ("3.\\!5", "\\frac72", True, "form_spacing"),
+    ("3.\\!5", "\\frac52", False, "form_spacing"),
+    ("1 \\le |z| \\le 2", "[-2,-1]\\cup[1,2]", True, "form_membership"),
+    ("1 \\le |z| \\le 2", "[-2,2]", False, "form_membership"),
+    ("0 \\le |z| \\le 2", "[-2,2]", True, "form_membership"),
+    ("0 < f(x) < 1", "(0,1)", True, "form_membership"),
+    ("0 < f(x) \\le 1", "(0,1)", False, "form_membership"),
+    ("x < -2 \\text{ or } x > 4", "(-\\infty,-2)\\cup(3,\\infty)", False, "form_membership"),
+    ("\\{x \\mid x > 2\\}", "(2, \\infty)", True, "form_membership"),
+    ("\\{x | x \\ge 2\\}", "(2, \\infty)", False, "form_membership"),
+    ("(-\\infty, 0) \\cup (0, \\infty)", "\\mathbb{R}", False, "form_membership"),
+    ("(-\\infty, 0] \\cup [0, \\infty)", "\\mathbb{R}", True, "form_membership"),
+    ("0.0833333333333", "\\frac{1}{12}", True, "form_decimal"),
+    ("0.333", "\\frac{1}{3}", False, "form_decimal"),
+    ("0.33333", "\\frac{1}{3}", False, "form_decimal"),
+    ("1/3", "0.333333", True, "form_decimal"),
+    ("3.14159", "\\pi", True, "form_decimal"),
+    ("3.1416", "\\pi", False, "form_decimal"),
+    ("2.718282", "e", True, "form_decimal"),
+    ("0.125001", "\\frac18", False, "form_decimal"),
+    ("\\\\{1,2\\\\}", "\\{1,2\\}", True, "form_json"),
+    ("\\\\sqrt{2}", "\\sqrt{3}", False, "form_json"),
+]
+
+
 HAND = [
     # equations and expressions (symbolic path)
     ("y=2x+1", "y=1+2x", True, "equation"),
@@ -263,7 +466,7 @@ HAND = [
     ("e^{i\\pi}", "-1", True, "function"),
     ("i^2", "1", False, "function"),
     ("(1+i)^2", "2i", True, "function"),
-    ("x<-2 \\text{ or } x>3", "(-\\infty,-2)\\cup(3,\\infty)", True, "known_hard"),
+    ("x<-2 \\text{ or } x>3", "(-\\infty,-2)\\cup(3,\\infty)", True, "interval"),
     # Math-Verify false positives (it says equal; they are not)
     ("(1,2)", "\\{1,2\\}", False, "mv_false_positive"),
     ("\\{1,2\\}", "(1,2)", False, "mv_false_positive"),
@@ -306,6 +509,8 @@ def build() -> list[dict]:
     rng = random.Random(0)
     rows = generated(rng)
     rows += [{"pred": p, "gold": g, "equal": e, "category": c} for p, g, e, c in HAND]
+    rows += generated_forms(random.Random(11))
+    rows += [{"pred": p, "gold": g, "equal": e, "category": c} for p, g, e, c in FORMS_HAND]
     seen, out = set(), []
     for r in rows:
         key = (r["pred"], r["gold"])

@@ -50,6 +50,7 @@ __all__ = [
     "exact_leaf_eq",
     "Chain",
     "sym_text",
+    "is_time",
     "same_based_number",
     "DECIMAL_DIGITS",
     "Undecided",
@@ -597,12 +598,16 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     colons = [k for k, t in enumerate(toks) if t.text == ":"]
     if len(colons) == 1 and 0 < colons[0] < len(toks) - 1 and _depth_at(toks, colons[0]) == 0:
         a, b = _text(s, toks[: colons[0]]), _text(s, toks[colons[0] + 1 :])
-        if not _TIME_RE.fullmatch(a + ":" + b):  # 2:3 is the ratio 2/3; 3:45 is a time (text)
-            return structure(f"({a})/({b})", None, d)
+        return structure(f"({a})/({b})", None, d)  # 2:3 is the ratio 2/3 (two times: see is_time)
     return Leaf(_text(s, toks), toks)
 
 
-_TIME_RE = re.compile(r"\d{1,2}:\d{2}")
+_TIME_RE = re.compile(r"(?:[01]?\d|2[0-4]):[0-5]\d")
+
+
+def is_time(key: str) -> bool:
+    """``3:45`` reads as a time of day: two of them compare as text, never as ratios."""
+    return bool(_TIME_RE.fullmatch(key))
 
 
 def _top_tokens(toks: tuple) -> list:
