@@ -22,14 +22,23 @@ __all__ = ["save_checkpoint", "load_checkpoint", "CHECKPOINT_FILE"]
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
+def _model_state(model: Any, trainable_only: bool) -> dict:
+    if trainable_only:  # LoRA: the adapters; the base weights come back from the model name
+        return {k: v.detach().cpu() for k, v in model.named_parameters() if v.requires_grad}
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def save_checkpoint(out_dir: str | Path, *, step: int, model: Any, optimizer: Any,
                     rng: np.random.Generator, history: list[dict], samples: list[dict],
-                    config: dict) -> Path:
+                    config: dict, trainable_only: bool = False) -> Path:
+    """``trainable_only``: save only parameters that require grad (a LoRA run's adapters, a few MB
+    instead of the 540 MB base model)."""
     import torch
 
     state = {
         "step": step,
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "trainable_only": trainable_only,
+        "model": _model_state(model, trainable_only),
         "optimizer": optimizer.state_dict(),
         "numpy_rng": rng.bit_generator.state,
         "python_rng": random.getstate(),
@@ -45,8 +54,9 @@ def save_checkpoint(out_dir: str | Path, *, step: int, model: Any, optimizer: An
 
 
 def load_checkpoint(out_dir: str | Path, *, model: Any, optimizer: Any,
-                    rng: np.random.Generator) -> dict:
-    """Restore model, optimizer and random states in place; return the checkpoint dict."""
+                    rng: np.random.Generator, trainable_only: bool = False) -> dict:
+    """Restore model, optimizer and random states in place; return the checkpoint dict.
+    ``trainable_only``: the checkpoint holds exactly the parameters that require grad."""
     import torch
 
     path = Path(out_dir) / CHECKPOINT_FILE
@@ -58,7 +68,19 @@ def load_checkpoint(out_dir: str | Path, *, model: Any, optimizer: Any,
     except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
         raise ValueError(f"resume: {str(path)!r} is not a rewardsmith checkpoint of tensors and plain "
                          f"data ({type(exc).__name__}: {str(exc)[:200]})") from None
-    model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
+    if bool(state.get("trainable_only", False)) != trainable_only:
+        raise ValueError(f"resume: {str(path)!r} was saved from a "
+                         f"{'LoRA' if state.get('trainable_only') else 'full fine-tuning'} run; this run is "
+                         f"{'LoRA' if trainable_only else 'full fine-tuning'} (check lora_r)")
+    weights = {k: v.to(device) for k, v in state["model"].items()}
+    if trainable_only:
+        expected = {k for k, p in model.named_parameters() if p.requires_grad}
+        if set(weights) != expected:
+            raise ValueError(f"resume: the adapters in {str(path)!r} do not match this run's "
+                             f"({len(set(weights) ^ expected)} parameter names differ; check lora_r / lora_targets)")
+        model.load_state_dict(weights, strict=False)
+    else:
+        model.load_state_dict(weights)
     optimizer.load_state_dict(state["optimizer"])
     rng.bit_generator.state = state["numpy_rng"]
     random.setstate(state["python_rng"])

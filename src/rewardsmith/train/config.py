@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GRPOConfig", "LOSS_AGGREGATIONS"]
+from rewardsmith.train.tasks import PROMPT_STYLES
+
+__all__ = ["GRPOConfig", "LOSS_AGGREGATIONS", "PROMPT_STYLES"]
 
 LOSS_AGGREGATIONS = ("grpo", "dr_grpo", "dapo")
 
@@ -25,14 +27,19 @@ class GRPOConfig:
     task: str = "arithmetic"  # "arithmetic" (built in) or "rg:NAME" (a reasoning-gym data set)
     digits: int = 2  # arithmetic: digits per operand
     ops: str = "+-"  # arithmetic: operators to draw from ("+", "-" or both)
-    model: str = "tiny"  # "tiny" (a Llama built locally) or a local transformers checkpoint path
+    model: str = "tiny"  # "tiny" (a Llama built locally), a named model (`rewardsmith models`: smollm2-135m), a local checkpoint dir or a cached hub id
+    prompt_style: str = "auto"  # chat prompt: auto (bare for tiny, system+example for chat models), bare, user, system, system+example
     hidden_size: int = 64  # tiny model: width
     n_layers: int = 2  # tiny model: decoder layers
     n_heads: int = 4  # tiny model: attention heads
     device: str = "cpu"  # torch device ("cpu", "cuda", "cuda:1", ...)
-    dtype: str = "float32"  # parameter dtype: float32 (CPU) or bfloat16 / float16 (GPU)
+    dtype: str = "auto"  # parameter dtype: auto (bfloat16 on cuda, else float32), float32, bfloat16, float16
     threads: int = 1  # torch CPU threads (0 = torch's default); 1 is fastest for the tiny model
     fast_forward: bool = True  # Llama/Qwen2: rewardsmith's lean forward (same math, less overhead); else transformers'
+    lora_r: int = 0  # LoRA rank via peft (0 = full fine-tuning); the KL reference is the base with the adapters off
+    lora_alpha: float = 32.0  # LoRA scaling numerator: the update is (lora_alpha / lora_r) * B A
+    lora_targets: str = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"  # comma-separated module names that get adapters
+    gradient_checkpointing: bool = False  # recompute each decoder layer in the backward pass (less memory, ~30% more update time)
     seed: int = 0  # seed of the RL run: prompts, sampling, everything after the warm start
     # --- supervised warm start (tiny model only) ---------------------------------------------
     sft_steps: int = 1500  # AdamW steps of supervised warm start (0 = start from random weights)
@@ -78,6 +85,17 @@ class GRPOConfig:
 
         from rewardsmith import advantages
 
+        if isinstance(self.lora_r, bool) or not isinstance(self.lora_r, int) or self.lora_r < 0:
+            raise bad("lora_r", "an integer >= 0 (0 = full fine-tuning)")
+        if isinstance(self.lora_alpha, bool) or not isinstance(self.lora_alpha, (int, float)) \
+                or not math.isfinite(self.lora_alpha) or self.lora_alpha <= 0:
+            raise bad("lora_alpha", "a finite number > 0")
+        if not isinstance(self.lora_targets, str) or not [t for t in self.lora_targets.split(",") if t.strip()]:
+            raise bad("lora_targets", "a comma-separated list of module names, e.g. 'q_proj,v_proj'")
+        if self.prompt_style not in ("auto", *PROMPT_STYLES):
+            raise bad("prompt_style", f"one of {['auto', *PROMPT_STYLES]}")
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise bad("model", "'tiny', a model name (see `rewardsmith models`), a checkpoint directory or a cached hub id")
         pos_int = ("digits", "hidden_size", "n_layers", "n_heads", "steps", "prompts_per_step",
                    "max_new_tokens", "ppo_epochs")
         for name in pos_int:
@@ -124,8 +142,8 @@ class GRPOConfig:
             raise bad("grader", "'' or a directory holding reward.json (written by `rewardsmith graders fit`)")
         if self.loss_agg not in LOSS_AGGREGATIONS:
             raise bad("loss_agg", f"one of {list(LOSS_AGGREGATIONS)}")
-        if self.dtype not in ("float32", "bfloat16", "float16"):
-            raise bad("dtype", "'float32', 'bfloat16' or 'float16'")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise bad("dtype", "'auto', 'float32', 'bfloat16' or 'float16'")
         return self
 
     # -----------------------------------------------------------------------------------------

@@ -14,10 +14,12 @@ logits against transformers'. Architectures this does not cover use transformers
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 __all__ = ["FastLM", "HFForward", "make_forward"]
 
@@ -32,17 +34,47 @@ def _rms(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
     return w * xf.to(x.dtype)
 
 
-def _linear(x: torch.Tensor, m: Any) -> torch.Tensor:
-    return F.linear(x, m.weight, m.bias)
+def _lora_parts(m: Any, adapters: bool) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    """``[(A, B, scaling)]`` of a peft LoRA linear's active adapters (empty for a plain Linear,
+    or with ``adapters=False``): the layer computes ``x W^T + sum scaling * (x A^T) B^T``."""
+    if not adapters or not hasattr(m, "lora_A") or m.disable_adapters or m.merged:
+        return []
+    return [(m.lora_A[a].weight, m.lora_B[a].weight, float(m.scaling[a]))
+            for a in m.active_adapters if a in m.lora_A]
+
+
+def _base(m: Any) -> Any:
+    return m.base_layer if hasattr(m, "lora_A") else m
+
+
+def _lora_supported(model: Any) -> bool:
+    """Vanilla LoRA only (no dropout, DoRA or other variants): those use peft's own forward."""
+    for mod in model.modules():
+        if hasattr(mod, "lora_A"):
+            if getattr(mod, "lora_variant", None):
+                return False
+            for d in getattr(mod, "lora_dropout", {}).values():
+                if not isinstance(d, torch.nn.Identity):
+                    return False
+    return True
 
 
 class FastLM:
-    """``FastLM(model)(ids, pos, key_mask, cache)`` -> logits, for Llama / Qwen2 checkpoints."""
+    """``FastLM(model)(ids, pos, key_mask, cache)`` -> logits, for Llama / Qwen2 checkpoints.
 
-    def __init__(self, model: Any) -> None:
+    ``model`` may carry peft LoRA adapters on its linear layers (vanilla LoRA): under
+    ``torch.no_grad`` they are merged into the frozen weights once per ``freeze()`` (rollout), with
+    gradients they are applied as ``x W^T + s (x A^T) B^T`` (so no full weight gradient is formed).
+    ``adapters=False`` ignores them: the base model, the reference policy of a LoRA run at no
+    extra memory. ``checkpointing=True`` recomputes each decoder layer in the backward pass
+    (activation memory of one layer instead of all)."""
+
+    def __init__(self, model: Any, adapters: bool = True, checkpointing: bool = False) -> None:
         cfg = model.config
         self.model = model
         self.base = model.model
+        self.adapters = adapters
+        self.checkpointing = checkpointing
         self.nh = cfg.num_attention_heads
         self.nkv = cfg.num_key_value_heads
         self.hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -51,20 +83,70 @@ class FastLM:
         self.scaling = self.hd**-0.5
         self._rope: tuple[torch.Tensor, torch.Tensor] | None = None
         self._frozen: list | None = None
+        self._base_cache: list | None = None  # fused frozen base weights (LoRA runs: the base never changes)
 
-    def _fused(self, i: int) -> tuple:
-        """Layer ``i``'s q|k|v and gate|up weights concatenated: one matmul each instead of 3 and 2."""
-        if self._frozen is not None:
-            return self._frozen[i]
+    def _groups(self, i: int) -> tuple:
         layer = self.base.layers[i]
         a, m = layer.self_attn, layer.mlp
+        return (a.q_proj, a.k_proj, a.v_proj), (a.o_proj,), (m.gate_proj, m.up_proj), (m.down_proj,)
 
-        def cat(mods: tuple) -> tuple:
-            w = torch.cat([x.weight for x in mods])
-            b = None if mods[0].bias is None else torch.cat([x.bias for x in mods])
-            return w, b
+    @staticmethod
+    def _cat_base(mods: tuple) -> tuple:
+        w = torch.cat([_base(x).weight for x in mods]) if len(mods) > 1 else _base(mods[0]).weight
+        b = None if _base(mods[0]).bias is None else (
+            torch.cat([_base(x).bias for x in mods]) if len(mods) > 1 else _base(mods[0]).bias)
+        return w, b
 
-        return (*cat((a.q_proj, a.k_proj, a.v_proj)), *cat((m.gate_proj, m.up_proj)))
+    def _fused(self, i: int) -> tuple:
+        """Layer ``i``'s weights as four projections (q|k|v, o, gate|up, down), each
+        ``(W, b, lora)``: q|k|v and gate|up concatenated (one matmul instead of 3 and 2). Under
+        no_grad (a rollout) LoRA is merged into W and ``lora`` is empty."""
+        if self._frozen is not None:
+            return self._frozen[i]
+        groups = self._groups(i)
+        frozen_base = not any(_base(m).weight.requires_grad for g in groups for m in g)
+        if frozen_base:
+            if self._base_cache is None:
+                with torch.no_grad():
+                    self._base_cache = [tuple(self._cat_base(g) for g in self._groups(j))
+                                        for j in range(len(self.base.layers))]
+            bases = self._base_cache[i]
+        else:
+            bases = tuple(self._cat_base(g) for g in groups)
+        out = []
+        for g, (w, b) in zip(groups, bases):
+            parts = [_lora_parts(m, self.adapters) for m in g]
+            if not any(parts):
+                out.append((w, b, None))
+            elif not torch.is_grad_enabled():  # merge: W_j + sum s B A, row block j of the fused W
+                blocks = []
+                for m, ps in zip(g, parts):
+                    wj = _base(m).weight
+                    for A, B, s in ps:
+                        wj = wj + s * (B @ A)
+                    blocks.append(wj)
+                out.append((torch.cat(blocks) if len(blocks) > 1 else blocks[0], b, None))
+            else:
+                out.append((w, b, parts))
+        return tuple(out)
+
+    @staticmethod
+    def _proj(x: torch.Tensor, wbl: tuple) -> torch.Tensor:
+        w, b, lora = wbl
+        y = F.linear(x, w, b)
+        if lora:
+            deltas = []
+            for ps in lora:  # one output block per module in the group (q, k, v / gate, up)
+                d = None
+                for A, B, s in ps:
+                    t = F.linear(F.linear(x, A), B) * s
+                    d = t if d is None else d + t
+                deltas.append(d)
+            if all(d is not None for d in deltas):
+                y = y + (torch.cat(deltas, -1) if len(deltas) > 1 else deltas[0])
+            else:  # supports() refuses models with LoRA on part of a fused group
+                raise RuntimeError("LoRA on only part of a fused projection group")
+        return y
 
     def freeze(self) -> None:
         """Cache the fused weights while they do not change (a rollout under no_grad)."""
@@ -98,17 +180,53 @@ class FastLM:
         if cfg is None or getattr(cfg, "model_type", None) not in _SUPPORTED:
             return False
         rope = (getattr(cfg, "rope_parameters", None) or {}).get("rope_type", "default")
-        return (getattr(cfg, "hidden_act", None) == "silu" and not getattr(cfg, "attention_dropout", 0.0)
+        if not (getattr(cfg, "hidden_act", None) == "silu" and not getattr(cfg, "attention_dropout", 0.0)
                 and not getattr(cfg, "use_sliding_window", False) and rope in ("default", "linear", "llama3")
-                and hasattr(getattr(model, "model", None), "rotary_emb"))
+                and hasattr(getattr(model, "model", None), "rotary_emb")):
+            return False
+        if not _lora_supported(model):
+            return False
+        for layer in model.model.layers:  # LoRA on all or none of q|k|v, and of gate|up
+            a, m = layer.self_attn, layer.mlp
+            for g in ((a.q_proj, a.k_proj, a.v_proj), (m.gate_proj, m.up_proj)):
+                if len({hasattr(x, "lora_A") for x in g}) > 1:
+                    return False
+        return True
 
     def new_cache(self) -> list:
         return [None] * len(self.base.layers)
 
+    def _layer(self, i: int, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
+               is_causal: bool, past: tuple | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One decoder layer: returns the new hidden states and this call's full keys/values."""
+        B, T, _ = x.shape
+        layer = self.base.layers[i]
+        qkv_w, o_w, gu_w, down_w = self._fused(i)
+        h = _rms(x, layer.input_layernorm.weight, self.eps)
+        qkv = self._proj(h, qkv_w).view(B, T, self.nh + 2 * self.nkv, self.hd).transpose(1, 2)
+        qk = qkv[:, : self.nh + self.nkv]
+        qk = qk * cos + qk.roll(self.hd // 2, dims=-1) * sin
+        q, k = qk.split((self.nh, self.nkv), dim=1)
+        v = qkv[:, self.nh + self.nkv :]
+        if past is not None:
+            k = torch.cat((past[0], k), 2)
+            v = torch.cat((past[1], v), 2)
+        kk, vv = k, v
+        if self.nkv != self.nh:
+            kk = k.repeat_interleave(self.nh // self.nkv, dim=1)
+            vv = v.repeat_interleave(self.nh // self.nkv, dim=1)
+        o = F.scaled_dot_product_attention(q, kk, vv, attn_mask=mask, is_causal=is_causal, scale=self.scaling)
+        x = x + self._proj(o.transpose(1, 2).reshape(B, T, self.nh * self.hd), o_w)
+        h = _rms(x, layer.post_attention_layernorm.weight, self.eps)
+        g, u = self._proj(h, gu_w).chunk(2, dim=-1)
+        x = x + self._proj(F.silu(g) * u, down_w)
+        return x, k, v
+
     def __call__(self, ids: torch.Tensor, pos: torch.Tensor, key_mask: torch.Tensor | None = None,
-                 cache: list | None = None, tail: int | None = None) -> torch.Tensor:
+                 cache: list | None = None, tail: int | None = None, hidden: bool = False) -> torch.Tensor:
         """Logits for ``ids`` (B, T) at positions ``pos`` (B, T); only the last ``tail`` positions
-        when given (the final norm and LM head are skipped for the rest).
+        when given (the final norm and LM head are skipped for the rest). ``hidden=True``: the
+        final-normed hidden states instead of logits (the caller applies ``lm_head`` itself).
 
         ``key_mask`` (B, S) marks real tokens among all S keys (past + new); None = all real.
         ``cache``: a list with one ``(k, v)`` (or None) per layer, extended in place.
@@ -129,39 +247,29 @@ class FastLM:
                 diag[torch.arange(T), past + torch.arange(T)] = True
                 mask = mask | diag[None, None]
         is_causal = mask is None and T > 1
-        for i, layer in enumerate(self.base.layers):
-            a = layer.self_attn
-            w_qkv, b_qkv, w_gu, b_gu = self._fused(i)
-            h = _rms(x, layer.input_layernorm.weight, self.eps)
-            qkv = F.linear(h, w_qkv, b_qkv).view(B, T, self.nh + 2 * self.nkv, self.hd).transpose(1, 2)
-            qk = qkv[:, : self.nh + self.nkv]
-            qk = qk * cos + qk.roll(self.hd // 2, dims=-1) * sin
-            q, k = qk.split((self.nh, self.nkv), dim=1)
-            v = qkv[:, self.nh + self.nkv :]
+        ckpt = self.checkpointing and torch.is_grad_enabled()
+        for i in range(len(self.base.layers)):
+            prev = None if cache is None else cache[i]
+            if ckpt:
+                x, k, v = torch.utils.checkpoint.checkpoint(self._layer, i, x, cos, sin, mask, is_causal, prev,
+                                                            use_reentrant=False)
+            else:
+                x, k, v = self._layer(i, x, cos, sin, mask, is_causal, prev)
             if cache is not None:
-                if cache[i] is not None:
-                    k = torch.cat((cache[i][0], k), 2)
-                    v = torch.cat((cache[i][1], v), 2)
                 cache[i] = (k, v)
-            if self.nkv != self.nh:
-                k = k.repeat_interleave(self.nh // self.nkv, dim=1)
-                v = v.repeat_interleave(self.nh // self.nkv, dim=1)
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, scale=self.scaling)
-            x = x + _linear(o.transpose(1, 2).reshape(B, T, self.nh * self.hd), a.o_proj)
-            h = _rms(x, layer.post_attention_layernorm.weight, self.eps)
-            g, u = F.linear(h, w_gu, b_gu).chunk(2, dim=-1)
-            x = x + _linear(F.silu(g) * u, layer.mlp.down_proj)
         if tail is not None:
             x = x[:, -tail:]
         x = _rms(x, self.base.norm.weight, self.eps)
-        return _linear(x, self.model.lm_head)
+        return x if hidden else F.linear(x, self.model.lm_head.weight, self.model.lm_head.bias)
 
 
 class HFForward:
-    """The same call signature over transformers' own ``forward`` (any causal LM)."""
+    """The same call signature over transformers' own ``forward`` (any causal LM; a peft model
+    with ``adapters=False`` runs with its adapters switched off)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, adapters: bool = True) -> None:
         self.model = model
+        self.adapters = adapters
 
     def new_cache(self) -> list:
         return [None]
@@ -177,13 +285,20 @@ class HFForward:
         kw: dict[str, Any] = {"use_cache": cache is not None, "logits_to_keep": tail or 0}
         if cache is not None and cache[0] is not None:
             kw["past_key_values"] = cache[0]
-        out = self.model(input_ids=ids, attention_mask=None if key_mask is None else key_mask.long(),
-                         position_ids=pos, **kw)
+        off = not self.adapters and hasattr(self.model, "disable_adapter")
+        with self.model.disable_adapter() if off else contextlib.nullcontext():
+            out = self.model(input_ids=ids, attention_mask=None if key_mask is None else key_mask.long(),
+                             position_ids=pos, **kw)
         if cache is not None:
             cache[0] = out.past_key_values
         return out.logits
 
 
-def make_forward(model: Any, fast: bool = True) -> FastLM | HFForward:
-    """``FastLM`` where the architecture is covered (and ``fast``), else transformers' forward."""
-    return FastLM(model) if fast and FastLM.supports(model) else HFForward(model)
+def make_forward(model: Any, fast: bool = True, adapters: bool = True,
+                 checkpointing: bool = False) -> FastLM | HFForward:
+    """``FastLM`` where the architecture is covered (and ``fast``), else transformers' forward.
+    ``model`` may be a peft model (its base model with the adapters injected is used)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if fast and FastLM.supports(inner):
+        return FastLM(inner, adapters=adapters, checkpointing=checkpointing)
+    return HFForward(model, adapters=adapters)

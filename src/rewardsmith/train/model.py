@@ -1,8 +1,13 @@
-"""The policy: a character tokenizer, a tiny Llama built locally, any local checkpoint, warm start.
+"""The policy: a character tokenizer, a tiny Llama built locally, real checkpoints, LoRA, warm start.
 
 Nothing here downloads anything: ``model="tiny"`` builds a ``LlamaForCausalLM`` from a
 ``LlamaConfig`` (a few 10k parameters) over a character vocabulary in which the four format tags
-are single tokens; any other ``model`` is a local directory loaded with ``from_pretrained``.
+are single tokens; any other ``model`` is a name, directory or cached hub id resolved by
+``rewardsmith.models.resolve`` and loaded with ``from_pretrained(local_files_only=True)``.
+
+Prompts: the tiny model reads the bare task text (``"52+13="``); a chat model reads its own chat
+template around ``tasks.chat_messages`` (a system prompt stating the format, optionally one worked
+example turn, then the problem in words).
 """
 
 from __future__ import annotations
@@ -10,17 +15,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from rewardsmith.io import atomic_write_bytes, atomic_write_text
+from rewardsmith.models import cache_root
+from rewardsmith.train.tasks import Problem, chat_messages
 
-__all__ = ["CharTokenizer", "Policy", "build_tiny_model", "load_policy", "save_policy", "warm_start", "cache_root"]
+__all__ = ["CharTokenizer", "Policy", "add_lora", "build_tiny_model", "load_policy", "save_policy", "warm_start",
+           "cache_root"]
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
@@ -72,15 +79,35 @@ class Policy:
     pad_id: int
     stop_ids: tuple[int, ...]  # single tokens that end a completion (EOS, "</answer>")
     stop_seq: tuple[int, ...]  # multi-token "</answer>" for subword tokenizers (empty if a token)
+    prompt_style: str = "bare"  # tasks.PROMPT_STYLES: how a problem becomes the prompt
+
+    @property
+    def is_chat(self) -> bool:
+        return not isinstance(self.tokenizer, CharTokenizer) and bool(getattr(self.tokenizer, "chat_template", None))
+
+    def encode_messages(self, messages: list[dict]) -> list[int]:
+        """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn
+        opener. Rendered to text, then tokenized without added specials: in transformers 5
+        ``apply_chat_template(tokenize=True)`` returns a BatchEncoding, not a list of ids."""
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def encode_prompt(self, text: str) -> list[int]:
+        """``text`` as the prompt: bare for the character tokenizer, else one user turn in the chat
+        template (or plain text where the tokenizer has no template)."""
         tok = self.tokenizer
         if isinstance(tok, CharTokenizer):
             return tok.encode(text)
-        if getattr(tok, "chat_template", None):
-            return list(tok.apply_chat_template([{"role": "user", "content": text}],
-                                                add_generation_prompt=True, tokenize=True))
+        if self.is_chat:
+            return self.encode_messages([{"role": "user", "content": text}])
         return list(tok(text)["input_ids"])
+
+    def encode_problem(self, problem: Problem) -> list[int]:
+        """The prompt for ``problem`` in this policy's ``prompt_style``: ``bare`` = the task's own
+        text (``"52+13="``); otherwise the problem in words in ``tasks.chat_messages``' turns."""
+        if self.prompt_style == "bare" or not self.is_chat:
+            return self.encode_prompt(problem.prompt)
+        return self.encode_messages(chat_messages(problem.question or problem.prompt, self.prompt_style))
 
     def decode(self, ids: Any) -> str:
         if isinstance(self.tokenizer, CharTokenizer):
@@ -114,20 +141,30 @@ def build_tiny_model(vocab_size: int, hidden_size: int = 64, n_layers: int = 2, 
     return model
 
 
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``"auto"`` -> bfloat16 on CUDA, float32 elsewhere; other names pass through."""
+    if dtype == "auto":
+        return "bfloat16" if str(device).startswith("cuda") else "float32"
+    return dtype
+
+
 def load_policy(model: str, device: str = "cpu", dtype: str = "float32", hidden_size: int = 64,
-                n_layers: int = 2, n_heads: int = 4, seed: int = 0) -> Policy:
-    """``"tiny"`` -> a fresh tiny Llama + CharTokenizer; a directory -> ``from_pretrained`` (local
-    only). A directory holding ``char_tokenizer.json`` (a saved tiny policy) uses CharTokenizer."""
+                n_layers: int = 2, n_heads: int = 4, seed: int = 0, prompt_style: str = "auto",
+                cache_dir: str = "") -> Policy:
+    """``"tiny"`` -> a fresh tiny Llama + CharTokenizer; anything else -> ``models.resolve`` (a
+    named model, a local directory or a cached hub id; never a download) + ``from_pretrained``.
+    A directory holding ``char_tokenizer.json`` (a saved tiny policy) uses CharTokenizer.
+    ``prompt_style="auto"``: ``bare`` for the character tokenizer, ``system+example`` for a chat model."""
     import torch
 
-    torch_dtype = getattr(torch, dtype)
+    from rewardsmith.models import resolve
+
+    torch_dtype = getattr(torch, resolve_dtype(dtype, device))
     if model == "tiny":
         tok = CharTokenizer()
         lm = build_tiny_model(len(tok), hidden_size, n_layers, n_heads, seed=seed)
     else:
-        path = Path(model)
-        if not path.is_dir():
-            raise ValueError(f"model: expected 'tiny' or a local checkpoint directory, got {model!r}")
+        path = resolve(model, cache_dir or None)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch_dtype)
@@ -138,24 +175,36 @@ def load_policy(model: str, device: str = "cpu", dtype: str = "float32", hidden_
     lm = lm.to(device=device, dtype=torch_dtype)
     if isinstance(tok, CharTokenizer):
         return Policy(lm, tok, tok.eos_token_id, tok.pad_token_id,
-                      (tok.eos_token_id, tok.index["</answer>"]), ())
+                      (tok.eos_token_id, tok.index["</answer>"]), (), "bare")
     eos = tok.eos_token_id
     pad = tok.pad_token_id if tok.pad_token_id is not None else eos
     close = tok.encode("</answer>", add_special_tokens=False)
     stop_ids = (eos,) + (tuple(close) if len(close) == 1 else ())
-    return Policy(lm, tok, eos, pad, stop_ids, tuple(close) if len(close) > 1 else ())
+    policy = Policy(lm, tok, eos, pad, stop_ids, tuple(close) if len(close) > 1 else ())
+    policy.prompt_style = ("system+example" if policy.is_chat else "bare") if prompt_style == "auto" else prompt_style
+    return policy
+
+
+def add_lora(policy: Policy, r: int, alpha: float, targets: Sequence[str]) -> Policy:
+    """Wrap the policy's model in peft LoRA adapters (rank ``r``, scaling ``alpha / r``, no dropout)
+    on the named linear modules; only the adapters train. The base model with the adapters
+    switched off is the run's reference policy (no second copy of the weights)."""
+    from peft import LoraConfig, get_peft_model
+
+    present = {name.rsplit(".", 1)[-1] for name, _ in policy.model.named_modules()}
+    missing = [t for t in targets if t not in present]
+    if missing:
+        raise ValueError(f"lora_targets: {missing} are not modules of this model; expected names among "
+                         f"{sorted(n for n in present if n.endswith('proj'))}")
+    cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=list(targets), bias="none",
+                     task_type="CAUSAL_LM")
+    policy.model = get_peft_model(policy.model, cfg)
+    return policy
 
 
 # ----------------------------------------------------------------------------------------------
 # Supervised warm start (tiny model + arithmetic): begin where the seed's stage 1 begins
 # ----------------------------------------------------------------------------------------------
-
-
-def cache_root(cache_dir: str = "") -> Path:
-    if cache_dir:
-        return Path(cache_dir)
-    env = os.environ.get("REWARDSMITH_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "rewardsmith"
 
 
 def warm_start(policy: Policy, task: Any, steps: int, good_frac: float, wrong_frac: float,

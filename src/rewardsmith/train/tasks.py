@@ -8,6 +8,13 @@ our verifiers rather than reasoning-gym's own scorers (``game_of_life_halting`` 
 
 Arithmetic: ``"47+38="`` -> ``"<think>58</think><answer>85</answer>"``. The scratchpad holds the
 answer's digits least significant first, the order in which a left-to-right model can carry.
+
+Chat models read a problem in words (``Problem.question``: ``"What is 47 plus 38?"``) inside
+``chat_messages``: a system prompt that states the format and, in ``system+example``, one worked
+example turn. Measured on the untrained smollm2-135m (64 samples of <= 64 tokens, 8 two-digit
+sums, temperature 1; see docs/experiments/smollm2-135m.md for the table): the instruction in the
+user turn or in a system prompt alone gave almost no well-formed completion; the system prompt
+plus one worked example gave a mixed start, where GRPO has a signal.
 """
 
 from __future__ import annotations
@@ -17,13 +24,42 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Problem", "Task", "ArithmeticTask", "ReasoningGymTask", "make_task", "MALFORMED_KINDS"]
+__all__ = ["Problem", "Task", "ArithmeticTask", "ReasoningGymTask", "make_task", "MALFORMED_KINDS",
+           "PROMPT_STYLES", "SYSTEM_PROMPT", "chat_messages"]
 
 
 @dataclass(frozen=True)
 class Problem:
-    prompt: str
+    prompt: str  # the bare text the tiny model reads ("52+13=")
     answer: str
+    question: str = ""  # the problem in words, for chat models ("" = use prompt)
+
+
+# How a problem becomes a chat model's prompt (GRPOConfig.prompt_style); "bare" is the tiny model's.
+PROMPT_STYLES = ("bare", "user", "system", "system+example")
+
+SYSTEM_PROMPT = ("You are a careful assistant. First think step by step inside <think></think>. "
+                 "Then give only the final answer inside <answer></answer>.")
+FORMAT_INSTRUCTION = "Think inside <think></think>, then give only the final answer inside <answer></answer>."
+EXAMPLE_TURN = ({"role": "user", "content": "What is 12 plus 7?"},
+                {"role": "assistant", "content": "<think>12 plus 7 is 19.</think><answer>19</answer>"})
+
+
+def chat_messages(question: str, style: str = "system+example") -> list[dict]:
+    """The chat turns for ``question``:
+
+    - ``user``: one user turn, the question then the format instruction;
+    - ``system``: a system prompt stating the format, then the question;
+    - ``system+example``: the same plus one worked example exchange before the question.
+    """
+    if style == "user":
+        return [{"role": "user", "content": f"{question}\n{FORMAT_INSTRUCTION}"}]
+    msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
+    if style == "system+example":
+        msgs += [dict(m) for m in EXAMPLE_TURN]
+    elif style != "system":
+        raise ValueError(f"prompt_style: expected one of {list(PROMPT_STYLES[1:])} for a chat model, got {style!r}")
+    return msgs + [{"role": "user", "content": question}]
 
 
 class Task(Protocol):
@@ -57,7 +93,8 @@ class ArithmeticTask:
             o = self.ops[k]
             if o == "-" and x < y:
                 x, y = y, x
-            out.append(Problem(f"{x}{o}{y}=", str(x + y if o == "+" else x - y)))
+            words = f"What is {x} {'plus' if o == '+' else 'minus'} {y}?"
+            out.append(Problem(f"{x}{o}{y}=", str(x + y if o == "+" else x - y), words))
         return out
 
     @staticmethod
@@ -130,7 +167,8 @@ class ReasoningGymTask:
         for i in rng.integers(0, self._size, size=n).tolist():
             if i not in self._cache:
                 item = self._data[i]
-                self._cache[i] = Problem(str(item["question"]) + self.instruction, str(item["answer"]))
+                q = str(item["question"])
+                self._cache[i] = Problem(q + self.instruction, str(item["answer"]), q)
             out.append(self._cache[i])
         return out
 
