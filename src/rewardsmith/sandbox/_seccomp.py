@@ -96,13 +96,17 @@ def seccomp_program(machine=None):
     return prog
 
 
+_PROGRAM = seccomp_program()  # built once per interpreter (the zygote), not once per run
+_RAW = None if _PROGRAM is None else b"".join(struct.pack("HBBI", *ins) for ins in _PROGRAM)
+
+
 def install_seccomp(libc, ctypes):
     """Install the filter on this thread (its children inherit it); needs ``no_new_privs``.
     Returns a description, or raises OSError when the kernel refuses it."""
-    prog = seccomp_program()
+    prog = _PROGRAM
     if prog is None:
         return f"none (no syscall table for {platform.machine()})"
-    raw = b"".join(struct.pack("HBBI", *ins) for ins in prog)
+    raw = _RAW
     buf = ctypes.create_string_buffer(raw, len(raw))
 
     class SockFprog(ctypes.Structure):
