@@ -171,7 +171,7 @@ def _raw(url: str, request: bytes, send_more=None, timeout: float = 30.0) -> byt
 @pytest.mark.parametrize("case", ["malformed", "not_object", "rows_not_list", "completion_int", "answer_object",
                                   "missing_answer", "unknown_key", "bad_estimator", "group_missing",
                                   "num_tokens_str", "deep_10000", "deep_in_field", "not_utf8", "bad_deadline",
-                                  "too_many_rows"])
+                                  "too_many_rows", "huge_int"])
 def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
     ok_row = {"completion": "<think>a</think><answer>3</answer>", "answer": "3"}
     deep = "[" * 10_000 + "]" * 10_000
@@ -196,6 +196,7 @@ def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
         "not_utf8": (b'{"rows": [{"completion": "\xff\xfe"}]}', 400, "UTF-8"),
         "bad_deadline": (json.dumps({"rows": [ok_row]}).encode(), 400, "x-request-timeout"),
         "too_many_rows": (json.dumps({"rows": [ok_row] * 5001}).encode(), 413, "rows: 5001"),
+        "huge_int": (('{"rows": [{"completion": "x", "answer": ' + "9" * 5000 + "}]}").encode(), 400, "5000 digits"),
     }
     body, status, needle = bodies[case]
     headers = dict(AUTH)
@@ -307,3 +308,15 @@ def test_metrics_count_rows_and_labels(math_server):
     assert metric(math_server.url, "rewardsmith_labels_total", label="correct") == before_c + 7
     assert metric(math_server.url, "rewardsmith_request_seconds_count", endpoint="score") > 0
     assert metric(math_server.url, "rewardsmith_queue_depth") == 0
+
+
+def test_details_are_strict_json():
+    """Details hold NaN (an undecided shaping term) and numpy values: the answer stays strict JSON."""
+    import numpy as np
+
+    from rewardsmith.serve import schema
+
+    det = {"terms": {"soft_overlong": float("nan")}, "score": np.float32(0.5), "ids": (np.int64(3),), "x": object()}
+    out = schema.plain(det)
+    assert json.loads(json.dumps(out, allow_nan=False)) == {"terms": {"soft_overlong": None}, "score": 0.5,
+                                                             "ids": [3], "x": out["x"]}

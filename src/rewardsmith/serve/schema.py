@@ -85,6 +85,8 @@ def parse_json(body: bytes) -> Any:
         raise BadRequest(400, "body: JSON nested too deeply to parse; nest values less deeply") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(400, f"body: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise BadRequest(400, f"body: unreadable JSON value: {exc}") from None
 
 
 class ScoreRequest:
@@ -308,7 +310,7 @@ def score_response(ruleset: Any, req: ScoreRequest, results: Sequence[tuple]) ->
         if adv is not None:
             row["advantage"] = _num(adv[i])
         if req.details:
-            row["details"] = det
+            row["details"] = plain(det)
         out.append(row)
     counts = Counter(r[1] for r in results)
     body: dict[str, Any] = {"rules": ruleset.name, "n": len(out), "results": out,
@@ -316,6 +318,24 @@ def score_response(ruleset: Any, req: ScoreRequest, results: Sequence[tuple]) ->
     if req.estimator is not None:
         body["estimator"] = req.estimator
     return body
+
+
+def plain(v: Any, depth: int = 0) -> Any:
+    """``v`` as strict JSON data: NaN and infinities become null, numpy scalars Python numbers,
+    anything else its ``str`` (details come from checks, some of them user-registered)."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, np.generic):
+        return plain(v.item(), depth)
+    if depth > 32:
+        return str(v)
+    if isinstance(v, dict):
+        return {str(k): plain(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x, depth + 1) for x in v]
+    return str(v)
 
 
 def _accuracy(det: dict, label: str) -> float:
