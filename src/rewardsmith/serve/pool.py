@@ -204,8 +204,10 @@ class ScoringService:
             self._job_done(job)
             job._notify()
             return job
-        for s in range(0, n, self.chunk_rows):
-            self._chunks.put((job, list(range(s, min(n, s + self.chunk_rows)))))
+        # a small request is spread over every worker too (chunks of at least 8 rows)
+        size = max(1, min(self.chunk_rows, max(8, math.ceil(n / self.workers))))
+        for s in range(0, n, size):
+            self._chunks.put((job, list(range(s, min(n, s + size)))))
         return job
 
     async def run(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],

@@ -166,18 +166,26 @@ def parse_score_request(obj: Any, ruleset: Any, max_rows: int) -> ScoreRequest:
         if "completion" not in row:
             raise BadRequest(422, f"rows[{i}].completion: missing")
         c = row["completion"]
-        if not isinstance(c, (str, list, dict)):
+        if type(c) is str:  # the common case, without a call
+            texts.append(c)
+        elif not isinstance(c, (list, dict)):
             raise BadRequest(422, f"rows[{i}].completion: expected a string or chat messages, got {_type(c)}")
-        try:
-            texts.append(completion_text(c, i))
-        except ValueError as exc:
-            raise BadRequest(422, f"rows[{i}].completion: {str(exc).split(': ', 1)[-1]}") from None
-        g = _gold(row.get("answer"), f"rows[{i}].answer")
-        if g is None and needs:
-            raise BadRequest(422, f"rows[{i}].answer: missing; rule set {ruleset.name!r} compares "
-                                  "against a gold answer")
+        else:
+            try:
+                texts.append(completion_text(c, i))
+            except ValueError as exc:
+                raise BadRequest(422, f"rows[{i}].completion: {str(exc).split(': ', 1)[-1]}") from None
+        g = row.get("answer")
+        if type(g) is not str:
+            g = _gold(g, f"rows[{i}].answer")
+            if g is None and needs:
+                raise BadRequest(422, f"rows[{i}].answer: missing; rule set {ruleset.name!r} compares "
+                                      "against a gold answer")
         golds.append(g)
-        f = {k: v for k, v in row.items() if k not in _RESERVED}
+        if len(row) <= len(_RESERVED) and _RESERVED.issuperset(row):
+            f = {}
+        else:
+            f = {k: v for k, v in row.items() if k not in _RESERVED}
         _check_fields(ruleset, f, f"rows[{i}]")
         fields.append(f)
         if estimator is not None:

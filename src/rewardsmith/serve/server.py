@@ -17,7 +17,8 @@ from rewardsmith.serve.app import ServeConfig, create_app
 
 __all__ = ["run_server", "LISTENING"]
 
-#: First line the server prints once it is bound (followed by the URL): scripts and tests wait for it.
+#: First line the server prints once its workers are up and it serves (then the URL): scripts and
+#: tests wait for it.
 LISTENING = "rewardsmith serve: listening on"
 
 
@@ -27,6 +28,13 @@ class _DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, state: Any) -> None:
         super().__init__(config)
         self._rs_state = state
+
+    announce = ""
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)  # runs the lifespan: workers are up after this
+        if self.started and self.announce:
+            print(self.announce, flush=True)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._rs_state.draining = True
@@ -51,8 +59,8 @@ def run_server(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000, log_
                             timeout_keep_alive=30, timeout_graceful_shutdown=None)
     server = _DrainingServer(config, app.state.rs)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    print(f"{LISTENING} http://{shown}:{bound} (rules {app.state.rs.ruleset.name}, "
-          f"{app.state.rs.service.workers} workers)", flush=True)
+    server.announce = (f"{LISTENING} http://{shown}:{bound} (rules {app.state.rs.ruleset.name}, "
+                       f"{app.state.rs.service.workers} workers)")
     # uvicorn re-raises the stop signal once it has drained; a clean drain then exits 0, not -15
     prev = {sig: signal.signal(sig, _exit_clean) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
