@@ -80,7 +80,7 @@ def write_report(runs: Sequence[str | Path], output: str | Path) -> tuple[Path, 
             f"the estimator made of them (bottom).")
     add(collapse_figure(groups), "collapse.png", "Collapse detectors",
         "A policy collapsing onto one completion or one template shows as rising shares and falling "
-        "diversity and entropy.")
+        "diversity and entropy; the control arm's curves (lr = 0) are what sampling noise alone does.")
 
     first = loaded[0].config
     lrs = ", ".join(f"{x:g}" for x in sorted({float(r.config.get("lr", "nan")) for r in loaded}))
