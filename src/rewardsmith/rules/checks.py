@@ -88,15 +88,22 @@ def _no_answer(mode: str) -> CheckResult:
 class MathCheck(AnswerCheck):
     """``verify.verify_math``: exact fast path, symbolic path with a hard timeout.
 
-    A ``parse_error`` on the prediction is a wrong answer; one on the gold answer is an ``error``
-    (the data set is broken, the policy is not to blame)."""
+    A ``parse_error`` on the prediction is a wrong answer; one on the gold answer (a blank gold)
+    is an ``error`` (the data set is broken, the policy is not to blame). Under ``form: value`` a
+    prediction that is not a value while the gold is one (``17+25`` for 42) is a wrong answer with
+    label ``unevaluated``."""
 
     def __call__(self, pred, gold, *, text, fields, timeout):
         from rewardsmith import verify
 
         if pred is None:
             return _no_answer(self.spec.extract)
-        v = verify.verify_math(pred, _gold_text(gold), timeout=timeout)
+        gold_text = _gold_text(gold)
+        if getattr(self.spec, "form", "any") == "value":
+            why = verify.unevaluated(pred, gold_text)
+            if why is not None:
+                return CheckResult(False, "unevaluated", why, path="exact")
+        v = verify.verify_math(pred, gold_text, timeout=timeout)
         if v.label in UNDECIDED_LABELS:
             return CheckResult(None, v.label, v.reason, path=v.path)
         if v.label == "parse_error" and v.reason.startswith("gold"):

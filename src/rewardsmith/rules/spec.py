@@ -4,7 +4,7 @@ A rule set is::
 
     name: seed-tiered
     format:  {kind: tags, tags: [think, answer], prefilled_think: false}
-    answer:  {extract: answer_tag, compare: math, timeout: 5.0}
+    answer:  {extract: answer_tag, compare: math, timeout: 5.0, form: any}   # form: value = no 17+25
     tiers:                                  # checked in order, first match wins
       - {when: {format: true, correct: true}, reward: 1.0, label: correct}
       - {when: {format: true},                reward: -0.5, label: wrong_answer}
@@ -115,6 +115,11 @@ class AnswerSpec(_Model):
     """compare ``choice``: the option letters."""
     timeout: float = Field(5.0, gt=0, allow_inf_nan=False)
     """Seconds the verifier may spend on one answer (math: the symbolic path's hard timeout)."""
+    form: Literal["any", "value"] = "any"
+    """compare ``math``: ``any`` (default) accepts any expression equal to the gold answer, so
+    ``17+25`` is correct for 42; ``value`` demands a value when the gold answer is one (a number,
+    fraction, radical, or a tuple/set/interval of them: ``rewardsmith.verify.is_value``), so an
+    echoed computation is a wrong answer with label ``unevaluated``."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Extra options for a registered answer check."""
 

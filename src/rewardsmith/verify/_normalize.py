@@ -862,6 +862,8 @@ class _Parser:
                 self.take("/")
                 f = _mul(num, _inv(self._num(self.take().text)))
                 v = _add(v, f, 1 if _rat(v) >= 0 else -1)
+            elif t.kind == "num" and self.t[self.i - 1].text == "!":
+                v = _mul(v, self.unary())  # 100!\,100! is a product
             elif t.kind == "num":
                 raise TooLarge("two numbers side by side")  # _prepare refuses these first
             elif t.text in ("(", "{", "\\frac", "\\sqrt", "\\pi"):
@@ -1538,6 +1540,11 @@ def explain(p: Node, g: Node, leaf_eq, eq_eq=None, approx=None) -> str | None:
             true = True
         if not true:
             return "false statement: a link of the answer's = / \\approx chain does not hold"
+    pa, ga = _assignments(p), _assignments(g)  # x=1, y=2 against (1,2),(3,4): as tuples
+    if pa is not None and ga is None and _has_tuple(g):
+        p = pa
+    elif ga is not None and pa is None and _has_tuple(p):
+        g = ga
     unordered = ("list", "set")
     p_many = isinstance(p, Seq) and p.kind in unordered
     g_many = isinstance(g, Seq) and g.kind in unordered
@@ -1674,4 +1681,10 @@ def _bare_words(tree) -> bool:
     """The answer is words only (letter runs, at least one of two or more letters): text."""
     if not isinstance(tree, Leaf) or not tree.toks:
         return False
-    return all(t.kind == "ident" for t in tree.toks) and any(len(t.text) > 1 for t in tree.toks)
+    words = [t.text for t in tree.toks]
+    if all(w.lower() in _MATH_WORDS for w in words):
+        return False
+    return all(t.kind == "ident" for t in tree.toks) and any(len(w) > 1 for w in words)
+
+
+_MATH_WORDS = frozenset({"inf", "infty", "infinity", "oo", "pi", "nan"})  # read as math, not text

@@ -256,6 +256,8 @@ def main() -> None:
     sys.stdout = sys.stderr  # stray prints from libraries must not corrupt the protocol
     from rewardsmith.verify._symbolic import symbolic_verdict
 
+    for pred, gold in (("x^2-1", "(x-1)(x+1)"), ("\\ln 2", "0.693147"), ("\\sqrt{x}", "y")):
+        symbolic_verdict(pred, gold)  # warm sympy's lazy caches before the first timed request
     out.write(b'{"ready": true}\n')
     out.flush()
     for line in sys.stdin.buffer:
