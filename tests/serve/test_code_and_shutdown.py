@@ -99,10 +99,10 @@ def test_sigterm_under_load_answers_every_accepted_request():
     srv = ServerProcess("--rules", "seed-tiered", "--workers", "2", "--queue-size", "32")
     try:
         srv.wait_ready()
-        rows = make_rows(800, seed=5, tag="term-")
+        rows = make_rows(500, seed=5, tag="term-")
         b = load_rules("seed-tiered").score_batch([r["completion"] for r in rows], [r["answer"] for r in rows],
                                                   workers=0)
-        n_req = 8
+        n_req = 6
         out: list = [None] * n_req
 
         def send(k):

@@ -266,7 +266,7 @@ def test_deadline_header(math_server):
 def test_worker_killed_mid_request(math_server, engine):
     """SIGKILL a worker while a large request is in flight: every row still comes back, equal to
     the engine (the dead worker's rows are re-scored on a fresh one); the server stays up."""
-    rows = make_rows(3000, seed=11, tag="kill-")
+    rows = make_rows(1500, seed=11, tag="kill-")
     box = {}
 
     def send():
