@@ -499,6 +499,14 @@ def zygote(sock_fd):
     import signal
     import socket
 
+    # Stdlib modules every run imports (the supervisor, the program's setup, the test harness):
+    # imported once here, each forked run finds them loaded.
+    import ast  # noqa: F401
+    import fcntl  # noqa: F401
+    import keyword  # noqa: F401
+    import resource  # noqa: F401
+    import traceback  # noqa: F401
+
     ctypes, libc = _libc()
     _oom_adj(-500)
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come here...

@@ -96,7 +96,7 @@ def run_tests(program: str, tests: str, *, entry_point: str | None = None, timeo
         tester = run(_CLIENT, files={"tests.py": tests, "_rs_codec.py": _CODEC, "_rs_plan.py": _PLAN},
                      argv=[str(req_w), str(resp_r), marker, json.dumps({"entry_point": entry_point})],
                      pass_fds=[req_w, resp_r], timeout=timeout + 2.0, memory_mb=max(memory_mb, 256),
-                     config=cfg, on_start=close_ours)
+                     config=cfg, on_start=close_ours, own_cgroup=False)  # trusted: no per-run cgroup
     finally:
         thread.join()
         close([req_r, req_w, resp_r, resp_w])  # a sandbox failed to start: nobody closed our ends
