@@ -374,6 +374,9 @@ def test_exit_in_the_middle_of_the_tests_never_pays(fast):
     ("def check(candidate):\n    assert candidate(1) == 2\nassert f(1) == 2\n", "entry_point"),
     ("def helper():\n    assert f(1) == 2\n", "no test to run"),  # defined, never called, not test_*
     ("import unittest\n", "no test to run"),
+    ("def test_g():\n    yield\n    assert f(1) == 2\n", "generator"),  # calling it runs no assert
+    ("def _t():\n    yield\n    assert f(1) == 2\n_t()\n", "generator"),
+    ("async def test_a():\n    assert f(1) == 2\n", "async"),
 ])
 def test_a_suite_that_cannot_run_its_tests_is_an_error_not_a_pass(tests, match):
     with pytest.raises(ValueError, match=match):

@@ -43,6 +43,18 @@ def _asserts_directly(node):
     return False
 
 
+def _yields(func):
+    """Whether ``func`` itself is a generator (a ``yield`` outside nested functions and classes)."""
+    stack = list(ast.iter_child_nodes(func))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
 def _testcase_classes(tree):
     """Top-level classes whose bases name ``TestCase`` (``unittest.TestCase`` or imported)."""
     out = []
@@ -70,6 +82,11 @@ def plan(source, entry_point=None):
             if name not in asserting and _calls(f) & asserting:
                 asserting.add(name)
                 changed = True
+    for name in sorted(asserting):
+        f = funcs[name]
+        if isinstance(f, ast.AsyncFunctionDef) or _yields(f):
+            raise TestPlanError(f"tests: {name}() asserts but is a generator or async: calling it would "
+                                "run none of its asserts")
     asserting.add("check")
     statements = []
     for i, s in enumerate(tree.body):
