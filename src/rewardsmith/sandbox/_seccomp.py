@@ -10,7 +10,7 @@ use for them and each one reaches past the namespaces:
 * ``socket``/``socketpair`` of any family but ``AF_UNIX``: a network namespace does not cut off
   ``AF_VSOCK`` (it reaches the hypervisor host; finding 6), nor netlink, packet, bluetooth...;
 * ``io_uring_*``: a second syscall interface that seccomp cannot see into;
-* ``unshare`` and ``clone`` with any ``CLONE_NEW*`` flag, ``setns``; ``clone3`` answers
+* ``unshare`` (all of it), ``clone`` with any ``CLONE_NEW*`` flag, ``setns``; ``clone3`` answers
   ``ENOSYS`` (its flags sit behind a pointer BPF cannot read; libc then falls back to ``clone``);
 * ``ptrace``, ``process_vm_readv/writev``, ``kcmp``, ``pidfd_getfd``, ``process_madvise``: other
   processes' memory and fds;
