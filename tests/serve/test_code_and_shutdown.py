@@ -137,3 +137,19 @@ def test_sigterm_under_load_answers_every_accepted_request():
             httpx.get(srv.url + "/health", timeout=5)
     finally:
         srv.stop()
+
+
+def test_openrlhf_labels_are_the_code_tests(code_server):
+    """With the code rules, OpenRLHF's labels (JSON text of the tests) go to the 'tests' field."""
+    import json
+
+    prompt = "<|im_start|>user\nAdd two numbers.<|im_end|>\n<|im_start|>assistant\n"
+    body = {"query": [prompt + GOOD + "<|im_end|>", prompt + WRONG], "prompts": [prompt, prompt],
+            "labels": [json.dumps(TESTS), json.dumps(TESTS)]}
+    r = httpx.post(code_server.url + "/get_reward", json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rewards"] == [1.0, -1.0] and out["scores"] == [1.0, 0.0]
+    assert out["extra_logs"]["rewardsmith/label/passed"] == [1.0, 0.0]
+    r = httpx.post(code_server.url + "/get_reward", json={"query": ["x"], "labels": ["not json ["]}, timeout=60)
+    assert r.status_code == 200 and r.json()["extra_logs"]["rewardsmith/scored"] == [0.0]
