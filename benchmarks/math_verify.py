@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 ROOT = Path(__file__).resolve().parents[1]
+NEW_FORMS = ("form_", "hack_", "gold_")  # corpus categories added for issue 11
 CORPUS = ROOT / "tests" / "data" / "math_corpus.jsonl"
 
 FILLER = [
@@ -203,6 +204,11 @@ def main() -> None:
     print(f"corpus accuracy ({len(rows)} labeled pairs, {CORPUS.relative_to(ROOT)}):")
     print(f"  rewardsmith  {sum(rs_ok) / len(rows):.4f}  ({len(rows) - sum(rs_ok)} wrong)")
     print(f"  Math-Verify  {sum(mv_ok) / len(rows):.4f}  ({len(rows) - sum(mv_ok)} wrong)")
+    new = [(a, b) for r, a, b in zip(rows, rs_ok, mv_ok) if r["category"].startswith(NEW_FORMS)]
+    if new:
+        print(f"issue-11 forms and hack families ({len(new)} pairs, categories {', '.join(p + '*' for p in NEW_FORMS)}):")
+        print(f"  rewardsmith  {sum(a for a, _ in new) / len(new):.4f}  ({len(new) - sum(a for a, _ in new)} wrong)")
+        print(f"  Math-Verify  {sum(b for _, b in new) / len(new):.4f}  ({len(new) - sum(b for _, b in new)} wrong)")
     cats: dict = {}
     for r, a, b in zip(rows, rs_ok, mv_ok):
         c = cats.setdefault(r["category"], [0, 0, 0])

@@ -19,7 +19,13 @@ Decisions: the prediction and the gold are whole answers (``2 or 3`` is a set, n
 equation; ``(1,2)`` (tuple or open interval) != ``[1,2)`` != ``\\{1,2\\}``; sets and bare lists
 (``1, 2``) are unordered with set semantics, tuples are ordered; ``50\\%`` equals ``50`` and
 ``0.5``; units are dropped, not compared (``5 cm`` equals ``5``); a decimal is its exact value
-(``0.333`` != ``1/3``; Math-Verify rounds to 6 digits and would accept ``0.3333333``).
+(``0.333`` != ``1/3``) and also equals a value no decimal writes (``1/3``, ``\\sqrt2``, ``\\pi``)
+from 6 significant digits on, rounded or cut off (``0.333333`` == ``1/3``; ``0.125001`` != ``1/8``).
+Labeled answers (``|PQ| = 3``, ``(a,b) = (2,5)``) are their value; solutions separated by ``,``,
+``;``, ``or``, ``\\quad`` are an unordered list, all present; ``=`` / ``\\approx`` chains are their
+first value when every link is true, else nothing; partial and hedged answers are ``not_equal``
+with a reason that says which. A gold answer the value paths cannot read is compared as text
+(a blank gold is ``parse_error`` on the gold). Full reference: docs/verify.md.
 Labels: ``equal``, ``not_equal``, ``timeout``, ``parse_error``, ``error`` -- a timeout or a
 parse failure is never reported as a silent ``not_equal``.
 """
