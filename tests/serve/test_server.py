@@ -320,3 +320,24 @@ def test_details_are_strict_json():
     out = schema.plain(det)
     assert json.loads(json.dumps(out, allow_nan=False)) == {"terms": {"soft_overlong": None}, "score": 0.5,
                                                              "ids": [3], "x": out["x"]}
+
+
+def test_full_queue_is_429_with_retry_after(math_server):
+    """12 large requests at once against a queue of 8, without retries: the ones over the bound
+    get 429 with an integer Retry-After and a message naming the limit; the rest are scored."""
+    rows = make_rows(800, seed=21)
+    out: list = [None] * 12
+
+    def send(k):
+        out[k] = httpx.post(math_server.url + "/score", headers=AUTH, json={"rows": rows}, timeout=120)
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    codes = [r.status_code for r in out]
+    assert set(codes) <= {200, 429} and codes.count(200) >= 8 and 429 in codes, codes
+    full = next(r for r in out if r.status_code == 429)
+    assert int(full.headers["retry-after"]) >= 1
+    assert "queue is full" in full.json()["error"] and "limit 8" in full.json()["error"]

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,7 +58,6 @@ class ServeConfig:
     unscored_reward: float | None = None
     label_field: str | None = None
     start_method: str = "forkserver"
-    extra: dict = field(default_factory=dict)
 
     def resolved_token(self) -> str | None:
         tok = self.token if self.token is not None else os.environ.get(TOKEN_ENV)
