@@ -106,8 +106,8 @@ class FastLM:
         groups = self._groups(i)
         frozen_base = not any(_base(m).weight.requires_grad for g in groups for m in g)
         if frozen_base:
-            if self._base_cache is None:
-                with torch.no_grad():
+            if self._base_cache is None:  # normal tensors even when first built in a rollout
+                with torch.inference_mode(False), torch.no_grad():
                     self._base_cache = [tuple(self._cat_base(g) for g in self._groups(j))
                                         for j in range(len(self.base.layers))]
             bases = self._base_cache[i]
@@ -127,25 +127,25 @@ class FastLM:
                     blocks.append(wj)
                 out.append((torch.cat(blocks) if len(blocks) > 1 else blocks[0], b, None))
             else:
-                out.append((w, b, parts))
+                out.append((w, b, [(ps, _base(m).weight.shape[0]) for m, ps in zip(g, parts)]))
         return tuple(out)
 
     @staticmethod
     def _proj(x: torch.Tensor, wbl: tuple) -> torch.Tensor:
+        """``x W^T + b``, plus each module's LoRA term on its block of the output columns
+        (a module of the group without an adapter, e.g. k_proj when targets are q_proj,v_proj,
+        adds nothing to its block)."""
         w, b, lora = wbl
         y = F.linear(x, w, b)
         if lora:
             deltas = []
-            for ps in lora:  # one output block per module in the group (q, k, v / gate, up)
+            for ps, n in lora:  # one output block per module in the group (q, k, v / gate, up)
                 d = None
                 for A, B, s in ps:
                     t = F.linear(F.linear(x, A), B) * s
                     d = t if d is None else d + t
-                deltas.append(d)
-            if all(d is not None for d in deltas):
-                y = y + (torch.cat(deltas, -1) if len(deltas) > 1 else deltas[0])
-            else:  # supports() refuses models with LoRA on part of a fused group
-                raise RuntimeError("LoRA on only part of a fused projection group")
+                deltas.append(d if d is not None else x.new_zeros(*x.shape[:-1], n))
+            y = y + (torch.cat(deltas, -1) if len(deltas) > 1 else deltas[0])
         return y
 
     def freeze(self) -> None:
@@ -184,14 +184,7 @@ class FastLM:
                 and not getattr(cfg, "use_sliding_window", False) and rope in ("default", "linear", "llama3")
                 and hasattr(getattr(model, "model", None), "rotary_emb")):
             return False
-        if not _lora_supported(model):
-            return False
-        for layer in model.model.layers:  # LoRA on all or none of q|k|v, and of gate|up
-            a, m = layer.self_attn, layer.mlp
-            for g in ((a.q_proj, a.k_proj, a.v_proj), (m.gate_proj, m.up_proj)):
-                if len({hasattr(x, "lora_A") for x in g}) > 1:
-                    return False
-        return True
+        return _lora_supported(model)
 
     def new_cache(self) -> list:
         return [None] * len(self.base.layers)
