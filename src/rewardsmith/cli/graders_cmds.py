@@ -73,7 +73,7 @@ def fit_cmd(
     propositions: Optional[str] = typer.Option(None, "--propositions", help="Comma-separated proposition columns (default: every boolean column)."),
     rules: str = typer.Option("seed-tiered", "--rules", help="Base rule set for R_base (preset or YAML), or 'none'."),
     classes: Optional[str] = typer.Option(None, "--classes", help="rank_class values, best first, comma-separated (default: the arithmetic classes)."),
-    features: str = typer.Option("tfidf", "--features", help="tfidf, embeddings (needs rewardsmith[embeddings]) or tfidf+embeddings."),
+    features: str = typer.Option("tfidf", "--features", help="tfidf, embeddings (needs rewardsmith[embeddings]), tfidf+embeddings, or judge (the p_<name> columns `graders judge` wrote: weights only)."),
     steps: int = typer.Option(1000, "--steps", help="AdamW steps of the weight fit."),
     lr: float = typer.Option(1e-2, "--lr", help="AdamW learning rate of the weight fit."),
     margin: float = typer.Option(1.0, "--margin", help="Hinge margin of the weight fit."),
@@ -91,6 +91,11 @@ def fit_cmd(
 
     console = Console()
     props = [p.strip() for p in propositions.split(",") if p.strip()] if propositions else None
+    if features == "judge":
+        wcfg = WeightFitConfig(margin=margin, lr=lr, steps=steps, weight_decay=weight_decay,
+                               fit_base_scale=fit_base_scale)
+        _fit_on_judge(console, data, out, rules, _classes(classes), wcfg, seed)
+        return
     try:
         gcfg = GraderConfig(features=features, seed=seed)
         gcfg.validate()
@@ -137,6 +142,94 @@ def fit_cmd(
         _print_weights(console, report)
     console.print(f"wrote {out}/ (model.skops, grader.json{', reward.json' if ranked else ''}, "
                   "metrics.json, metrics.png)")
+
+
+def _judged(path: Path):
+    """Rows of a `graders judge` output, its judge (from the ``.judge.json`` beside it, loaded
+    lazily: no model is loaded to fit weights) and the (n, k) probability matrix."""
+    from rewardsmith.io import read_json, read_rows
+
+    try:
+        rows = read_rows(path)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    side = _sidecar(path)
+    try:
+        meta = read_json(side, "the judge description `rewardsmith graders judge` writes beside its output")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    names = [p["name"] for p in meta["propositions"]]
+    proba = np.full((len(rows), len(names)), np.nan)
+    for i, r in enumerate(rows):
+        for j, n in enumerate(names):
+            v = r.get(f"p_{n}")
+            if v is None and f"p_{n}" not in r:
+                raise typer.BadParameter(f"{path}: row {i + 1}: column 'p_{n}' is missing; expected "
+                                         "the output of `rewardsmith graders judge`", param_hint="--data")
+            proba[i, j] = np.nan if v is None else float(v)
+    return rows, meta, names, proba
+
+
+class _LazyJudge:
+    """The judge a fitted reward records; built (model loaded) on first ``predict_proba``."""
+
+    def __init__(self, meta: dict):
+        self.meta = meta
+        self.propositions = tuple(p["name"] for p in meta["propositions"])
+        self._judge = None
+
+    def save(self, directory):
+        from rewardsmith.graders.classifier import FORMAT_VERSION
+        from rewardsmith.io import atomic_write_json
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(directory / "grader.json", {
+            "format": "rewardsmith.graders", "version": FORMAT_VERSION, "kind": "judge",
+            "propositions": list(self.propositions), "judge": self.meta})
+        return directory
+
+    def predict_proba(self, texts, prompts=None):
+        from rewardsmith.graders.judge import LLMJudge
+
+        if self._judge is None:
+            self._judge = LLMJudge.from_dict(self.meta)
+        return self._judge.predict_proba(texts, prompts=prompts)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".judge.json")
+
+
+def _fit_on_judge(console: Console, data: Path, out: Path, rules: str, class_names, wcfg, seed: int):
+    from rewardsmith.graders.data import validate_rows
+    from rewardsmith.graders.fit import FitConfig, fit_on_features
+    from rewardsmith.io import atomic_write_json
+
+    rows, meta, names, proba = _judged(data)
+    # hand labels beside the judge's probabilities (boolean columns named like the propositions):
+    # the report then says how well the judge does on held-out prompts
+    hand = [n for n in names if rows and all(isinstance(r.get(n), bool) for r in rows)]
+    try:
+        wcfg.validate()
+        labeled = validate_rows(rows, hand, source=str(data), need_ranking=True, classes=class_names)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    base, spec = _load_base(rules)
+    try:
+        reward, report = fit_on_features(labeled, proba, _LazyJudge(meta), base=base,
+                                         config=FitConfig(classes=class_names, seed=seed, weights=wcfg),
+                                         base_spec=spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    reward.save(out)
+    report["data"] = str(data)
+    atomic_write_json(out / "metrics.json", report)
+    if report["metrics"]:
+        console.print(_metrics_table(report["metrics"], f"judge vs the file's labels, held-out "
+                                     f"prompts ({report['split_rows']['test']} rows)"))
+    _print_weights(console, report)
+    console.print(f"wrote {out}/ (grader.json of kind judge, reward.json, metrics.json)")
 
 
 def _print_weights(console: Console, report: dict) -> None:
@@ -352,3 +445,113 @@ def compare_smoothing_cmd(
 def _short(s: str, n: int = 60) -> str:
     s = s.replace("\n", " ")
     return s if len(s) <= n else s[: n - 3] + "..."
+
+
+@graders_app.command("judge")
+def judge_cmd(
+    model: str = typer.Option("smollm2-135m", "--model", help="Judge: a model name or path (local transformers) or the http(s):// URL of an OpenAI-compatible server that returns logprobs."),
+    data: Path = typer.Option(..., "--data", help=".jsonl/.parquet with a text (or completion) column and optionally a prompt column."),
+    out: Path = typer.Option(..., "--out", help="Output .jsonl/.parquet: the input rows plus p_<proposition> columns; OUT.judge.json describes the judge."),
+    propositions: Optional[Path] = typer.Option(None, "--propositions", help="Propositions YAML (default: the shipped task-agnostic set)."),
+    text_column: Optional[str] = typer.Option(None, "--text-column", help="Completion column (default: text, then completion)."),
+    prompt_column: Optional[str] = typer.Option("prompt", "--prompt-column", help="Prompt column ('' for none; the judge then sees no question)."),
+    few_shot: bool = typer.Option(True, "--few-shot/--no-few-shot", help="Show each proposition's examples to the judge."),
+    max_chars: int = typer.Option(2000, "--max-chars", help="Completions are cut to their first and last max_chars/2 characters."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Local backend: conversations per forward pass."),
+    device: str = typer.Option("cpu", "--device", help="Local backend: cpu, cuda, cuda:1, ..."),
+    concurrency: int = typer.Option(8, "--concurrency", help="Server backend: requests in flight at once."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Server backend: seconds per request."),
+    api: str = typer.Option("chat", "--api", help="Server backend: chat (/v1/chat/completions) or completions (/v1/completions)."),
+    server_model: Optional[str] = typer.Option(None, "--server-model", help="Server backend: the model name to send."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite file caching P(yes) by (triple, judge) between runs."),
+) -> None:
+    """P(yes) of every proposition for every row, from an LLM judge (local model or server)."""
+    from rewardsmith.graders.judge import LLMJudge
+    from rewardsmith.io import atomic_write_json, read_rows, write_rows
+
+    console = Console()
+    try:
+        rows = read_rows(data)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    columns = sorted({k for r in rows for k in r})
+    tcol = text_column or next((c for c in ("text", "completion") if c in columns), None)
+    if tcol is None or tcol not in columns:
+        raise typer.BadParameter(f"{data}: no column {text_column or 'text or completion'!r}; the file "
+                                 f"has {columns}", param_hint="--text-column")
+    bad = [i + 1 for i, r in enumerate(rows) if not isinstance(r.get(tcol), str)]
+    if bad:
+        raise typer.BadParameter(f"{data}: row {bad[0]}: column {tcol!r} is {rows[bad[0] - 1].get(tcol)!r}; "
+                                 "expected a string", param_hint="--data")
+    if prompt_column and prompt_column not in columns:
+        console.print(f"[yellow]{data} has no {prompt_column!r} column: the judge sees no question[/]")
+        prompt_column = ""
+    opts: dict[str, Any] = ({"concurrency": concurrency, "timeout": timeout, "api": api,
+                             "model": server_model} if model.startswith(("http://", "https://"))
+                            else {"batch_size": batch_size, "device": device})
+    try:
+        judge = LLMJudge(model, propositions, few_shot=few_shot, max_chars=max_chars,
+                         cache=cache if cache is not None else True, **opts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model/--propositions") from None
+    prompts = [str(r.get(prompt_column) or "") for r in rows] if prompt_column else None
+    from rewardsmith.graders.judge_backends import JudgeServerError
+
+    try:
+        proba = judge.probabilities(prompts, [r[tcol] for r in rows], progress=True)
+    except JudgeServerError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from None
+    out_rows = []
+    for r, p in zip(rows, proba):
+        out_rows.append(dict(r) | {f"p_{n}": (None if not np.isfinite(v) else float(v))
+                                   for n, v in zip(judge.propositions, p)})
+    write_rows(out, out_rows)
+    atomic_write_json(_sidecar(out), judge.to_dict())
+    table = Table(title=f"judge {judge.backend.id}: P(yes) over {len(rows)} rows")
+    for col in ("proposition", "mean", "share >= 0.5", "NaN"):
+        table.add_column(col, justify="right" if col != "proposition" else "left")
+    for j, n in enumerate(judge.propositions):
+        col = proba[:, j]
+        ok = np.isfinite(col)
+        table.add_row(n, _f(float(col[ok].mean()) if ok.any() else float("nan")),
+                      _f(float((col[ok] >= 0.5).mean()) if ok.any() else float("nan")), str(int((~ok).sum())))
+    console.print(table)
+    console.print(f"wrote {out} and {_sidecar(out)}")
+
+
+@graders_app.command("distill")
+def distill_cmd(
+    data: Path = typer.Option(..., "--data", help="Output of `rewardsmith graders judge` (p_<proposition> columns)."),
+    out: Path = typer.Option(..., "--out", help="Directory for the TF-IDF grader (and reward.json when the rows are ranked)."),
+    threshold: float = typer.Option(0.5, "--threshold", help="A row is a positive example of a proposition when the judge's P(yes) >= this."),
+    rules: str = typer.Option("seed-tiered", "--rules", help="Base rule set for R_base when the rows are ranked (preset or YAML), or 'none'."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="rank_class values, best first, comma-separated (default: the arithmetic classes)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the prompt split and the solvers."),
+) -> None:
+    """Fit the fast TF-IDF graders on the judge's verdicts: train with the cheap grader, let the judge label."""
+    from rewardsmith.graders.data import validate_rows
+    from rewardsmith.graders.fit import FitConfig, distill
+    from rewardsmith.io import atomic_write_json
+
+    console = Console()
+    rows, meta, names, proba = _judged(data)
+    ranked = bool(rows) and all(r.get("rank_class") is not None and r.get("prompt_id") is not None
+                                for r in rows)
+    class_names = _classes(classes)
+    base, spec = _load_base(rules) if ranked else (None, None)
+    try:
+        labeled = validate_rows(rows, [], source=str(data), need_ranking=ranked,
+                                classes=class_names if ranked else None)
+        with console.status("fitting TF-IDF graders on the judge's labels"):
+            fitted, report = distill(labeled, proba, names, threshold, base=base,
+                                     config=FitConfig(classes=class_names, seed=seed), base_spec=spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    fitted.save(out)
+    report |= {"data": str(data), "distilled_from": meta.get("backend"), "threshold": threshold}
+    atomic_write_json(out / "metrics.json", report)
+    console.print(_metrics_table(report["metrics"], "held-out agreement with the judge "
+                                 f"({report['split_rows']['test']} rows)"))
+    if ranked:
+        _print_weights(console, report)
+    console.print(f"wrote {out}/")

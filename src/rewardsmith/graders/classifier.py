@@ -30,6 +30,7 @@ __all__ = [
     "CallableGrader",
     "evaluate",
     "load_grader",
+    "proba_metrics",
     "TRUSTED_TYPES",
 ]
 
@@ -274,8 +275,18 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def load_grader(directory: str | os.PathLike[str]) -> PropositionGrader:
-    """Load the grader saved in ``directory`` (see ``PropositionGrader.save``)."""
+def load_grader(directory: str | os.PathLike[str], **judge_options: Any):
+    """Load the grader saved in ``directory``: a ``PropositionGrader`` (``PropositionGrader.save``)
+    or, for ``kind: judge``, an ``LLMJudge`` (``LLMJudge.save``; ``judge_options`` such as
+    ``cache`` go to it)."""
+    directory = Path(directory)
+    meta = _read_meta(directory)
+    if meta.get("kind") == "judge":
+        from rewardsmith.graders.judge import LLMJudge
+
+        if not isinstance(meta.get("judge"), dict):
+            raise ValueError(f"{directory / 'grader.json'}: kind 'judge' without a 'judge' object")
+        return LLMJudge.from_dict(meta["judge"], **judge_options)
     return PropositionGrader.load(directory)
 
 
@@ -321,7 +332,6 @@ def evaluate(grader: Any, texts: Sequence[str], labels: np.ndarray,
     """Per-proposition precision, recall, F1 (at ``threshold``), ROC AUC, Brier score, accuracy,
     and the positive / negative counts. ``propositions`` names the columns of ``labels``
     (default: the grader's). AUC is NaN when the labels hold one class only."""
-    from sklearn.metrics import brier_score_loss, precision_recall_fscore_support, roc_auc_score
 
     propositions = tuple(propositions or grader.propositions)
     missing = [p for p in propositions if p not in grader.propositions]
@@ -330,9 +340,21 @@ def evaluate(grader: Any, texts: Sequence[str], labels: np.ndarray,
                          f"{list(grader.propositions)}")
     labels = np.asarray(labels, dtype=bool)
     proba = grader.predict_proba(list(texts))
+    cols = [grader.propositions.index(name) for name in propositions]
+    return proba_metrics(proba[:, cols], labels, propositions, threshold)
+
+
+def proba_metrics(proba: np.ndarray, labels: np.ndarray, propositions: Sequence[str],
+                  threshold: float = 0.5) -> dict[str, dict[str, float]]:
+    """The metrics of ``evaluate`` from probabilities already computed: column j of ``proba``
+    against column j of ``labels``; NaN probabilities are left out (``n_nan`` counts them)."""
+    from sklearn.metrics import brier_score_loss, precision_recall_fscore_support, roc_auc_score
+
+    labels = np.asarray(labels, dtype=bool)
+    proba = np.asarray(proba, dtype=np.float64)
     result: dict[str, dict[str, float]] = {}
     for j, name in enumerate(propositions):
-        p = proba[:, grader.propositions.index(name)]
+        p = proba[:, j]
         y = labels[:, j]
         ok = np.isfinite(p)
         p, y = p[ok], y[ok]
@@ -349,5 +371,6 @@ def evaluate(grader: Any, texts: Sequence[str], labels: np.ndarray,
             "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
             "n_pos": int(y.sum()),
             "n_neg": int(len(y) - y.sum()),
+            "n_nan": int((~ok).sum()),
         }
     return result

@@ -23,7 +23,8 @@ from rewardsmith.graders.data import LabeledData, ranked_pairs, split_by_prompt
 from rewardsmith.graders.propositions import ARITHMETIC_CLASSES
 from rewardsmith.graders.weights import WeightFitConfig, fit_weights, pairwise_accuracy
 
-__all__ = ["FitConfig", "fit_all", "fit_graders", "fit_arithmetic_reward", "base_rewards"]
+__all__ = ["FitConfig", "fit_all", "fit_graders", "fit_arithmetic_reward", "base_rewards",
+           "fit_on_features", "distill", "judge_labeled"]
 
 
 @dataclass
@@ -187,3 +188,103 @@ def fit_arithmetic_reward(base: Any = "seed-tiered", config: FitConfig | None = 
     data = load_labeled(shipped_data_path("arithmetic.jsonl"), need_ranking=True,
                         classes=config.classes)
     return fit_all(data, base=base, config=config, base_spec=spec)
+
+
+def fit_on_features(data: LabeledData, proba: np.ndarray, grader: Any, base: Any = None,
+                    config: FitConfig | None = None, base_spec: Any = None,
+                    weight_fraction: float = 0.5):
+    """Rule weights on probabilities already computed (an LLM judge's ``p_<name>`` columns): no
+    grader to train, so the prompts split in two, ``weight_fraction`` for the hinge fit and the
+    rest for held-out pairwise accuracy. ``grader`` (the judge) goes into the returned
+    ``LearnedReward``. Rows with a NaN probability are left out of the pairs. Returns
+    ``(reward, report)`` like ``fit_all``; ``report["metrics"]`` compares ``proba`` with the
+    data's boolean labels where it has them."""
+    from rewardsmith.graders.classifier import proba_metrics
+    from rewardsmith.graders.reward import LearnedReward, class_thresholds
+
+    config = config or FitConfig()
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.shape != (len(data), len(grader.propositions)):
+        raise ValueError(f"features: expected shape ({len(data)}, {len(grader.propositions)}), "
+                         f"got {proba.shape}")
+    if data.prompt_ids is None or data.rank_classes is None:
+        raise ValueError(f"{data.source}: columns 'prompt_id' and 'rank_class' are needed to fit "
+                         "rule weights")
+    w_idx, t_idx = split_by_prompt(data.prompt_ids, len(data), [weight_fraction], config.seed)
+    if len(w_idx) == 0 or len(t_idx) == 0:
+        raise ValueError(f"{data.source}: too few prompts ({len(set(data.prompt_ids))}) to split "
+                         "into a weight part and a test part")
+    r_base = base_rewards(base, data)
+    ok = np.isfinite(proba).all(axis=1) & np.isfinite(r_base)
+    w_data, t_data = data.subset(w_idx), data.subset(t_idx)
+
+    def pairs_of(d, idx):
+        pairs = ranked_pairs(d.prompt_ids, d.rank_classes, config.classes)
+        keep = ok[idx][pairs].all(axis=1) if len(pairs) else np.zeros(0, bool)
+        return pairs[keep]
+
+    pairs_w, pairs_t = pairs_of(w_data, w_idx), pairs_of(t_data, t_idx)
+    fit = fit_weights(np.nan_to_num(proba[w_idx]), pairs_w, r_base[w_idx], config.weights)
+    weights = dict(zip(grader.propositions, fit.weights.tolist()))
+    r_w = fit.base_scale * r_base[w_idx] + proba[w_idx] @ fit.weights
+    r_t = fit.base_scale * r_base[t_idx] + proba[t_idx] @ fit.weights
+    thresholds = class_thresholds(r_w, w_data.rank_classes, config.classes)
+    reward = LearnedReward(grader, weights, base, thresholds=thresholds, base_spec=base_spec,
+                           classes=config.classes, base_scale=fit.base_scale)
+    labeled = [j for j, n in enumerate(grader.propositions) if n in data.propositions]
+    metrics = proba_metrics(proba[t_idx][:, labeled],
+                            t_data.labels[:, [data.propositions.index(grader.propositions[j])
+                                              for j in labeled]],
+                            [grader.propositions[j] for j in labeled]) if labeled else {}
+    report = {
+        "n_rows": len(data),
+        "n_prompts": len(set(data.prompt_ids)),
+        "split_rows": {"weight": len(w_idx), "test": len(t_idx)},
+        "propositions": list(grader.propositions),
+        "features": "judge",
+        "metrics": metrics,
+        "weights": weights,
+        "base_scale": fit.base_scale,
+        "weight_fit": {"n_pairs": int(len(pairs_w)), "loss": fit.loss,
+                       "train_pairwise_accuracy": fit.train_accuracy,
+                       "config": asdict(config.weights)},
+        "test_pairs": {"n_pairs": int(len(pairs_t)),
+                       "learned_pairwise_accuracy": pairwise_accuracy(r_t, pairs_t),
+                       "base_pairwise_accuracy": pairwise_accuracy(r_base[t_idx], pairs_t),
+                       "n_base_tied_pairs": int(sum(r_base[t_idx][a] == r_base[t_idx][b]
+                                                    for a, b in pairs_t)),
+                       "learned_accuracy_on_base_ties": pairwise_accuracy(
+                           r_t, pairs_t[r_base[t_idx][pairs_t[:, 0]] == r_base[t_idx][pairs_t[:, 1]]]
+                           if len(pairs_t) else pairs_t)},
+        "thresholds": {k: (None if not np.isfinite(v) else v) for k, v in thresholds.items()},
+    }
+    return reward, report
+
+
+def judge_labeled(data: LabeledData, proba: np.ndarray, names: Sequence[str],
+                  threshold: float = 0.5) -> LabeledData:
+    """``data`` with its labels replaced by the judge's verdicts ``proba >= threshold`` (columns
+    ``names``); rows where the judge gave NaN are dropped."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.shape != (len(data), len(names)):
+        raise ValueError(f"judge probabilities: expected shape ({len(data)}, {len(names)}), "
+                         f"got {proba.shape}")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold: got {threshold!r}; expected a number in (0, 1)")
+    keep = np.flatnonzero(np.isfinite(proba).all(axis=1))
+    sub = data.subset(keep)
+    return LabeledData(sub.rows, sub.texts, proba[keep] >= threshold, tuple(names),
+                       sub.prompt_ids, sub.rank_classes, f"{data.source} (judge-labeled)")
+
+
+def distill(data: LabeledData, proba: np.ndarray, names: Sequence[str], threshold: float = 0.5,
+            base: Any = None, config: FitConfig | None = None, base_spec: Any = None):
+    """Fit the fast TF-IDF graders on the judge's verdicts (``judge_labeled``), so training can
+    use the cheap grader and the judge only labels data. With ranked rows (``prompt_id``,
+    ``rank_class``) the rule weights are fit too (``fit_all``); without, graders only
+    (``fit_graders``). Held-out metrics measure agreement with the judge, not with people."""
+    labeled = judge_labeled(data, proba, names, threshold)
+    config = config or FitConfig()
+    if labeled.rank_classes is not None:
+        return fit_all(labeled, base=base, config=config, base_spec=base_spec)
+    return fit_graders(labeled, config.grader, seed=config.seed)

@@ -165,7 +165,12 @@ class LearnedReward:
             raw_base = base_r = np.zeros(n)
             base_labels = [None] * n
             base_details = [None] * n
-        proba = np.asarray(self.grader.predict_proba(texts), dtype=np.float64).reshape(n, -1)
+        prompts = (fields or {}).get("prompt")
+        if prompts is not None and hasattr(self.grader, "judge_conversations"):
+            proba = self.grader.predict_proba(texts, prompts=list(prompts))  # an LLM judge reads the prompt
+        else:
+            proba = self.grader.predict_proba(texts)
+        proba = np.asarray(proba, dtype=np.float64).reshape(n, -1)
         terms = proba * self._w
         rewards = base_r + terms.sum(axis=1)
         rewards[~np.isfinite(rewards)] = np.nan
