@@ -121,6 +121,8 @@ CORPUS = _load_corpus()
 @pytest.mark.parametrize("mode", _modes())
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_hostile_program_is_contained(world, name, mode):
+    if mode == "fallback" and name == "disk_fill":
+        pytest.skip("fallback has no disk cap (documented): it would write gigabytes to the host's disk")
     code, allowed = CORPUS[name]
     argv = [str(world["outside"]), str(world["decoy"].pid), str(os.getpid()), str(world["port"])]
     t0 = time.monotonic()
@@ -214,6 +216,7 @@ def test_disk_writes_are_capped_by_the_tmpfs():
     assert res.containment["workdir"] == "tmpfs"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["ns", "fallback"])
 def test_a_huge_tree_does_not_hold_up_run(mode):
     """Finding 3: 99,000 dirs made run() return after 11.5 s; namespace runs cap the inodes (the
@@ -270,6 +273,7 @@ def test_seccomp_denies_the_rest_and_threads_and_subprocesses_still_work():
     assert "bpf (required)" in res.containment["seccomp"]
 
 
+@pytest.mark.slow
 def test_each_run_has_its_own_memory_cgroup():
     """One run with memory_mb=512 used 4.4 GiB across 10 forks (only the shared budget bound it)."""
     _ns_mode_or_skip()

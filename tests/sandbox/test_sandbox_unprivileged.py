@@ -45,6 +45,8 @@ if modes[0] != "fallback":
 out = []
 for mode in modes:
     for name in {names!r}:
+        if mode == "fallback" and name == "disk_fill":
+            continue  # no disk cap in fallback (documented): it would write gigabytes to the host's disk
         code, allowed = mod.CORPUS[name]
         r = sb.run(code, timeout=2.0, memory_mb=256, max_output=100_000, mode=mode,
                    argv=[outside, str(decoy.pid), str(os.getpid()), port])
@@ -120,7 +122,7 @@ def test_hostile_corpus_with_unprivileged_caller():
         assert report["uid"] == 65534
         assert report["decoy_alive"] and report["leftover"] == []
         modes = {r["mode"] for r in report["results"]}
-        assert "fallback" in modes and len(report["results"]) == len(NAMES) * len(modes)
+        assert "fallback" in modes and len(report["results"]) == len(NAMES) * len(modes) - 1
         for r in report["results"]:
             assert r["status"] in r["allowed"], r
             assert r["decoy_alive"] and not r["secret_seen"], r
