@@ -251,7 +251,8 @@ class ScoringPool:
         startup_failures = 0
         chunk_id = 0
 
-        with progress_bar(disable=not progress) as bar:
+        # a disabled rich bar still costs ~1 ms to build: long-lived pools run many small chunks
+        with (progress_bar() if progress else _NoBar()) as bar:
             task = bar.add_task("scoring", total=n)
 
             def finish(idx: int, res: Result) -> None:
@@ -333,6 +334,22 @@ class ScoringPool:
                         if cur >= 0 and now - slot.state[1] > hard_timeout:
                             fail(slot, "timeout", f"no result after {hard_timeout:g}s; worker killed")
         return results  # type: ignore[return-value]
+
+
+class _NoBar:
+    """The part of rich's Progress that ``run`` uses, doing nothing."""
+
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _exitcode(slot: _Slot) -> Any:

@@ -204,8 +204,11 @@ class ScoringService:
             self._job_done(job)
             job._notify()
             return job
-        # a small request is spread over every worker too (chunks of at least 8 rows)
-        size = max(1, min(self.chunk_rows, max(8, math.ceil(n / self.workers))))
+        # on an idle pool a small request is spread over every worker (chunks of at least 8 rows);
+        # under load whole chunks cost fewer round trips
+        size = self.chunk_rows
+        if self._pending_rows <= n:
+            size = max(1, min(self.chunk_rows, max(8, math.ceil(n / self.workers))))
         for s in range(0, n, size):
             self._chunks.put((job, list(range(s, min(n, s + size)))))
         return job
