@@ -171,7 +171,7 @@ def _raw(url: str, request: bytes, send_more=None, timeout: float = 30.0) -> byt
 @pytest.mark.parametrize("case", ["malformed", "not_object", "rows_not_list", "completion_int", "answer_object",
                                   "missing_answer", "unknown_key", "bad_estimator", "group_missing",
                                   "num_tokens_str", "deep_10000", "deep_in_field", "not_utf8", "bad_deadline",
-                                  "too_many_rows", "huge_int"])
+                                  "too_many_rows", "huge_int", "bad_option"])
 def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
     ok_row = {"completion": "<think>a</think><answer>3</answer>", "answer": "3"}
     deep = "[" * 10_000 + "]" * 10_000
@@ -196,6 +196,8 @@ def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
         "not_utf8": (b'{"rows": [{"completion": "\xff\xfe"}]}', 400, "UTF-8"),
         "bad_deadline": (json.dumps({"rows": [ok_row]}).encode(), 400, "x-request-timeout"),
         "too_many_rows": (json.dumps({"rows": [ok_row] * 5001}).encode(), 413, "rows: 5001"),
+        "bad_option": (json.dumps({"rows": [dict(ok_row, group=1)], "estimator": "grpo",
+                                   "estimator_options": {"ddof": 3}}).encode(), 422, "estimator_options: ddof"),
         "huge_int": (('{"rows": [{"completion": "x", "answer": ' + "9" * 5000 + "}]}").encode(), 400, "5000 digits"),
     }
     body, status, needle = bodies[case]

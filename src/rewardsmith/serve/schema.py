@@ -152,6 +152,11 @@ def parse_score_request(obj: Any, ruleset: Any, max_rows: int) -> ScoreRequest:
         raise BadRequest(422, f"estimator_options: expected an object, got {_type(options)}")
     if options and estimator is None:
         raise BadRequest(422, "estimator_options: given without an estimator")
+    if estimator is not None:  # bad options are refused before any row is scored
+        try:
+            advantages.compute(estimator, np.array([0.0, 1.0]), group_size=2, **options)
+        except (ValueError, TypeError) as exc:
+            raise BadRequest(422, f"estimator_options: {exc}") from None
     details = obj.get("details", False)
     if not isinstance(details, bool):
         raise BadRequest(422, f"details: expected true or false, got {_type(details)} {_short(details)}")
