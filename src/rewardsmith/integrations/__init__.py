@@ -9,9 +9,11 @@ nothing; import the one you need:
   in verl's advantage-estimator registry (extra ``verl``);
 * ``rewardsmith.integrations.ray``  -- ``score_rows_ray``: a rollout set scored with Ray Data
   (extra ``ray``);
-* ``rewardsmith.integrations.data`` -- rollouts from/to JSONL, Parquet, ``datasets``, pyarrow, pandas.
+* ``rewardsmith.integrations.data`` -- rollouts from/to JSONL, Parquet, ``datasets``, pyarrow, pandas;
+* ``rewardsmith.integrations.remote`` -- clients of the reward server (``rewardsmith serve``): sync
+  and async, a TRL reward function and a verl ``compute_score`` that score over HTTP (extra ``serve``).
 
 Integrations use ``rewardsmith.rules`` and ``rewardsmith.advantages``; neither imports them.
 """
 
-__all__ = ["trl", "verl", "ray", "data"]
+__all__ = ["trl", "verl", "ray", "data", "remote"]
