@@ -32,6 +32,9 @@ LABELED = [
     ("S_{ABC}=12", "12", True), ("S_{ABC}=21", "12", False),
     ("(x,y)=(1,2)", "x=1, y=2", True), ("(x,y)=(2,1)", "x=1, y=2", False),
     ("x = 1, y = 2", "(1,2)", True), ("y = 2, x = 1", "(1,2)", True), ("x = 2, y = 1", "(1,2)", False),
+    ("\\tan \\alpha = 2", "2", True), ("\\tan \\alpha = 3", "2", False),
+    ("AB:BC:CA = 3:4:5", "3:4:5", True), ("AB:BC:CA = 3:5:4", "3:4:5", False),
+    ("3:4:5", "(3,4,5)", False),  # a ratio of three is not a point
 ]
 
 
@@ -139,6 +142,9 @@ MEMBERSHIP = [
     ("\\{x \\mid x > 2\\}", "(2,\\infty)", True), ("\\{x \\mid x \\ge 2\\}", "(2,\\infty)", False),
     ("[1,3)\\cup[3,5)", "[1,5)", True), ("[1,3)\\cup(3,5)", "[1,5)", False),
     ("(-\\infty,0]\\cup[0,\\infty)", "\\mathbb{R}", True), ("(-\\infty,0)\\cup(0,\\infty)", "\\mathbb{R}", False),
+    ("(1,5)\\cup[5,5]", "(1,5]", True), ("(1,5)\\cup(5,5]", "(1,5]", False),  # (5,5] is empty
+    ("|x| < 2", "(-2,2)", True), ("|x| \\le 2", "(-2,2)", False),
+    ("|x| > 2", "(-\\infty,-2)\\cup(2,\\infty)", True), ("|x| \\ge 2", "(-\\infty,-2)\\cup(2,\\infty)", False),
 ]
 
 
@@ -242,7 +248,7 @@ def test_a_base_subscript_is_kept():
 def test_words_compare_as_text_and_an_unreadable_gold_never_drops_the_row():
     for pred, gold, eq in [("on", "no", False), ("No", "no", True), ("south", "north", False),
                            ("North", "north", True), ("42", "north", False), ("1:15", "3:45", False),
-                           ("3:45", "3:45", True)]:
+                           ("3:45", "3:45", True), ("1:3", "10:30", False), ("10:12", "5:6", True)]:
         v = verify_math(pred, gold, timeout=10)
         assert v.equal is eq and v.label in ("equal", "not_equal"), (pred, gold, v)
     seed = load_rules("seed-tiered")

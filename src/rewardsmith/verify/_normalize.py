@@ -599,6 +599,10 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     if len(colons) == 1 and 0 < colons[0] < len(toks) - 1 and _depth_at(toks, colons[0]) == 0:
         a, b = _text(s, toks[: colons[0]]), _text(s, toks[colons[0] + 1 :])
         return structure(f"({a})/({b})", None, d)  # 2:3 is the ratio 2/3 (two times: see is_time)
+    if len(colons) > 1 and all(_depth_at(toks, k) == 0 for k in colons):
+        parts = _split_top(toks, lambda t: t.text == ":")
+        if all(parts):  # 3:4:5 is an ordered triple of its own kind (never a tuple or a time)
+            return Seq("tuple", ":", ":", tuple(structure(s, p, d) for p in parts))
     return Leaf(_text(s, toks), toks)
 
 
@@ -1129,7 +1133,8 @@ def exact_leaf_eq(a: Leaf, b: Leaf) -> bool:
 _NAME = r"(?:[A-Za-z]|\\(?:alpha|beta|gamma|theta|lambda|mu|phi|omega))(?:_\{?[A-Za-z0-9]+\}?)?"
 _LABEL_ATOM = (
     rf"(?:{_NAME}|[A-Za-z]\([A-Za-z0-9,]*\)|[A-Z]{{2,4}}(?:_\{{?[A-Za-z0-9]+\}}?)?|\|[A-Za-z_{{}}0-9]+\|"
-    rf"|m?\\(?:overline|angle|triangle|widehat)\{{?[A-Z]{{1,4}}\}}?)"
+    rf"|m?\\(?:overline|angle|triangle|widehat)\{{?[A-Z]{{1,4}}\}}?"
+    rf"|\\(?:sin|cos|tan|cot|sec|csc)(?:\^\{{?2\}}?)?(?:{_NAME}|\\angle\{{?[A-Z]{{1,3}}\}}?))"
 )
 _LABEL_RE = re.compile(
     rf"{_LABEL_ATOM}|\(?{_LABEL_ATOM}\)?/\(?{_LABEL_ATOM}\)?|\\frac\{{{_LABEL_ATOM}\}}\{{{_LABEL_ATOM}\}}"
@@ -1190,9 +1195,9 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
             lo, lo_strict, hi, hi_strict = texts[2], _MORE[ops[1]], texts[0], _MORE[ops[0]]
         else:
             return None
-    elif is_var[0] != is_var[1]:
+    elif (is_var[0] or is_abs[0]) != (is_var[1] or is_abs[1]):
         op = ops[0]
-        var_left = is_var[0]
+        var_left = is_var[0] or is_abs[0]
         bound = texts[1] if var_left else texts[0]
         strict = _LESS.get(op, _MORE.get(op))
         if (op in _LESS) == var_left:  # x < b, or b > x: an upper bound
@@ -1201,18 +1206,25 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
             lo, lo_strict, hi, hi_strict = bound, strict, "\\infty", True
     else:
         return None
-    if any(is_abs):  # 1 <= |z| <= 2: [-2, -1] u [1, 2] (the bounds must be numbers, lo >= 0)
-        if len(ops) != 2 or not is_abs[1]:
+    if any(is_abs):  # 1 <= |z| <= 2: [-2, -1] u [1, 2]; |x| < 2: (-2, 2); |x| >= 2: two rays
+        if len(ops) == 2 and not is_abs[1]:
             return None
+        bound = hi if lo == "-\\infty" else lo
         try:
-            node = structure(lo)
+            node = structure(bound)
             v = exact_value(node) if isinstance(node, Leaf) else None
         except (NotExact, TooLarge):
             return None
-        if not isinstance(v, Num) or _approx(v) < 0:
+        if not isinstance(v, Num) or _approx(v) < 0:  # the bounds must be numbers, >= 0
             return None
-        text = (("(" if hi_strict else "[") + f"-({hi}), -({lo})" + (")" if lo_strict else "]") + " \\cup "
-                + ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]"))
+        if len(ops) == 1 and lo == "-\\infty":
+            text = ("(" if hi_strict else "[") + f"-({hi}), {hi}" + (")" if hi_strict else "]")
+        elif len(ops) == 1:
+            text = ("(-\\infty, -(" + lo + ")" + (")" if lo_strict else "]") + " \\cup "
+                    + ("(" if lo_strict else "[") + lo + ", \\infty)")
+        else:
+            text = (("(" if hi_strict else "[") + f"-({hi}), -({lo})" + (")" if lo_strict else "]") + " \\cup "
+                    + ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]"))
     else:
         text = ("(" if lo_strict else "[") + lo + ", " + hi + (")" if hi_strict else "]")
     try:
@@ -1341,9 +1353,10 @@ def _intervals(n: Node) -> list | None:
         if it.open not in ("(", "[") or it.close not in (")", "]"):
             return None
         lo, hi = _endpoint(it.items[0]), _endpoint(it.items[1])
-        if lo is None or hi is None:
-            return None
-        out.append((lo, it.open == "[", hi, it.close == "]"))
+        lc, hc = it.open == "[", it.close == "]"
+        if lo is None or hi is None or lo > hi or (lo == hi and not (lc and hc)):
+            return None  # an empty or reversed interval is never merged away: (5,5] adds nothing
+        out.append((lo, lc, hi, hc))
     return out
 
 

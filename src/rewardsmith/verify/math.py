@@ -90,8 +90,8 @@ def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Ve
     if gp.tree is None:  # a gold the value paths refuse is compared as text, never an error
         eq = gp.key.lower() == pp.key.lower() or same_based_number(pp.key, gp.key)
         return Verdict(eq, "equal" if eq else "not_equal", f"gold is not readable as math ({gp.error}): compared as text", "exact")
-    if gp.textual or pp.textual or (is_time(gp.key) and is_time(pp.key)):  # \text{ABC} is a word,
-        # not the product A*B*C; 1:15 and 3:45 are times, not the same ratio
+    if gp.textual or pp.textual or is_time(gp.key):  # \text{ABC} is a word, not the product
+        # A*B*C; a gold 3:45 is a time, so 1:15 (the same ratio) is not it
         eq = gp.key.lower() == pp.key.lower()
         return Verdict(eq, "equal" if eq else "not_equal", "text answers compared as text", "exact")
     if pp.tree is None:
