@@ -245,7 +245,7 @@ def test_program_cannot_hand_the_tests_its_builtins(fast, tests):
     assert out.reward == -1.0 and out.label == "wrong_answer", out.details
 
 
-@pytest.mark.parametrize("forged", [b'{"ev":"ready","names":5}\n', b"[" * 100000 + b"\n",
+@pytest.mark.parametrize("forged", [b'{"ev":"ready","names":5}\n', b"[" * 100000 + b"\n", b"\xff\xfe\xed\n",
                                     b'{"ev":"ready","names":{"add":"value"}}\n{"err": 7}\n'])
 def test_forged_channel_lines_are_tampering_not_unscored(fast, forged):
     program = f"import os, sys\nos.write(int(sys.argv[2]), {forged!r})\ndef add(a, b):\n    return 0\n"
@@ -391,6 +391,10 @@ def test_lone_surrogates_get_a_real_label(fast):
     # the surrogate itself in the program's source: not valid UTF-8 source, a compile error
     bad = fast.score(fenced("def f(x):\n    return '\udc80'\n"), tests=tests)
     assert bad.label == "compile_error" and bad.reward == -1.0, bad.details
+    # invalid UTF-8 written on the channel mid-test: tampering, never a crash
+    raw_bytes = fast.score(fenced("import os, sys\ndef f(x):\n    os.write(int(sys.argv[2]), b'\\xff\\xfe\\n')\n"
+                                  "    return chr(0xDC80)\n"), tests=tests)
+    assert raw_bytes.label == "harness_tampered" and raw_bytes.reward == -1.0, raw_bytes.details
     # ...and in the tests' source (trusted): read back exactly as given
     raw = fast.score(fenced("def f(x):\n    return chr(0xDC80)\n"), tests={"asserts": "assert f(1) == '\udc80'\n"})
     assert raw.label == "passed", raw.details

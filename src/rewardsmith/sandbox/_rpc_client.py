@@ -49,7 +49,10 @@ class Tampered(BaseException):
 
 
 def _read():
-    line = resp.readline(MAX_LINE)
+    try:
+        line = resp.readline(MAX_LINE)
+    except UnicodeDecodeError:  # the server only ever writes ASCII JSON
+        raise Tampered("reply is not UTF-8") from None
     if not line:
         raise ChannelLost("the program closed the channel")
     if not line.endswith("\n"):
