@@ -434,3 +434,11 @@ def test_extract_code_fence_rules():
     assert extract_code("~~~py\nprint(1)\n~~~\n") == "print(1)\n"
     assert extract_code("```python\r\nprint(1)\r\n```\r\n") == "print(1)\r\n"
     assert extract_code("<answer>a</answer> then <answer>print(2)</answer>") == "print(2)"
+
+
+def test_a_skipped_unittest_counts_as_not_run(fast):
+    tests = {"asserts": "import unittest\nclass T(unittest.TestCase):\n    @unittest.skip('later')\n"
+                        "    def test_a(self):\n        self.assertEqual(f(9), 10)\n"
+                        "    def test_b(self):\n        self.assertEqual(f(1), 2)\n"}
+    out = fast.score(fenced(RIGHT_F), tests=tests)
+    assert out.reward == -1.0 and out.details["verdict"]["details"]["outcomes"] == ["not_run", "passed"], out.details

@@ -187,35 +187,38 @@ def _bind_names(names):
     return ns
 
 
-class _Outcomes:
-    """unittest result that keeps one of TEST_OUTCOMES per test, in order (skips are not tests)."""
+def _outcome_recorder(unittest):
+    """A unittest result that keeps one of TEST_OUTCOMES per test (and per failed subtest), in
+    order; a skipped test is ``not_run``, so a suite never passes on what it did not run."""
 
-    def __new__(cls, unittest):
-        class Result(unittest.TestResult):
-            def __init__(self):
-                super().__init__()
-                self.outcomes = []
+    class OutcomeRecorder(unittest.TestResult):
+        def __init__(self):
+            super().__init__()
+            self.outcomes = []
 
-            def addSuccess(self, test):
-                self.outcomes.append(_broken[0] or "passed")
+        def addSuccess(self, test):
+            self.outcomes.append(_broken[0] or "passed")
 
-            def addFailure(self, test, err):
+        def addFailure(self, test, err):
+            self.outcomes.append(_broken[0] or classify(err[1]))
+
+        def addError(self, test, err):
+            self.outcomes.append(_broken[0] or classify(err[1]))
+
+        def addSkip(self, test, reason):
+            self.outcomes.append("not_run")
+
+        def addExpectedFailure(self, test, err):
+            self.outcomes.append(_broken[0] or "passed")
+
+        def addUnexpectedSuccess(self, test):
+            self.outcomes.append("wrong_answer")
+
+        def addSubTest(self, test, subtest, err):
+            if err is not None:
                 self.outcomes.append(_broken[0] or classify(err[1]))
 
-            def addError(self, test, err):
-                self.outcomes.append(_broken[0] or classify(err[1]))
-
-            def addExpectedFailure(self, test, err):
-                self.outcomes.append(_broken[0] or "passed")
-
-            def addUnexpectedSuccess(self, test):
-                self.outcomes.append("wrong_answer")
-
-            def addSubTest(self, test, subtest, err):
-                if err is not None:
-                    self.outcomes.append(_broken[0] or classify(err[1]))
-
-        return Result()
+    return OutcomeRecorder()
 
 
 def _run_unit(fn):
@@ -294,7 +297,7 @@ def main():
         if stop is not None or unittest is None or not (isinstance(cls, type) and issubclass(cls, unittest.TestCase)):
             results.append(stop or "runtime_error")
             continue
-        result = _Outcomes(unittest)
+        result = _outcome_recorder(unittest)
         suite = unittest.defaultTestLoader.loadTestsFromTestCase(cls)
         outcome, stop = _run_unit(lambda: suite.run(result))
         results.extend(result.outcomes)
