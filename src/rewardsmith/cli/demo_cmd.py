@@ -20,7 +20,7 @@ from rich.table import Table
 
 from rewardsmith.cli._app import app
 from rewardsmith.cli.smoothing_cmds import make_console, run_simplex, run_stages
-from rewardsmith.cli.train_cmds import run_training_demo
+from rewardsmith.cli.train_cmds import run_real_model_stages, run_training_demo
 
 __all__ = ["DemoStep", "STEPS", "demo"]
 
@@ -52,6 +52,11 @@ STEPS: list[DemoStep] = [
         "simplex",
         "every outcome mix of a group of 100: where a wrong answer gets a positive advantage",
         _simplex_step,
+    ),
+    DemoStep(
+        "real-model",
+        "the same figure from 100 real samples per prompt of the untrained smollm2-135m (its stage 1)",
+        run_real_model_stages,
     ),
     DemoStep(
         "experiment",
