@@ -124,7 +124,7 @@ def setup_mounts():
         except OSError:
             pass
     expose_hidden(libc, ctypes)
-    opts = f"size={CFG['tmpfs_mb']}m,mode=1777,nr_inodes={CFG.get('tmpfs_inodes', 4096)}"
+    opts = f"size={CFG['tmpfs_mb']}m,mode=1777,nr_inodes=4096"
     _mount(libc, ctypes, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
     _mount(libc, ctypes, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
     # The work dir lives on the size- and inode-capped tmpfs, never on the host's disk: the

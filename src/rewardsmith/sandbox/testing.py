@@ -1,8 +1,9 @@
 """Grade an untrusted program against trusted assert-style tests, from two sandboxes.
 
 ``run_tests(program, tests)`` starts the program in one sandbox (``_rpc_server``: it loads the
-program and answers requests) and the tests in another (``_rpc_client``: it runs each top-level
-``assert`` with the program's names bound to proxies), joined by two pipes. Expected values and the
+program and answers requests) and the tests in another (``_rpc_client``: it runs the whole test
+module, as written, with the program's names bound to proxies; ``_testplan`` says what counts as
+a test), joined by two pipes. Expected values and the
 comparisons stay in the tests' sandbox, the verdict is read from the tests' sandbox only, and each
 sandbox's exit status comes from its supervisor: a program that exits 0 early, kills its harness,
 redefines builtins, returns an object whose ``__eq__`` always says yes, or prints a fake report
@@ -51,8 +52,9 @@ class TestRun:
 
 def run_tests(program: str, tests: str, *, entry_point: str | None = None, timeout: float = 10.0,
               memory_mb: int = 512, config: SandboxConfig | None = None) -> TestRun:
-    """Run ``tests`` (Python source with top-level ``assert`` statements, or HumanEval's
-    ``def check(candidate)`` plus ``entry_point``) against ``program``; both sandboxed."""
+    """Run the test module ``tests`` (asserts anywhere in it, helpers, a ``__main__`` block,
+    ``def test_*()``, ``unittest.TestCase``, or HumanEval's ``def check(candidate)`` plus
+    ``entry_point``) against ``program``; both sandboxed. The module runs whole, in order."""
     if not isinstance(program, str) or not isinstance(tests, str):
         raise ValueError("program and tests: expected Python source strings")
     cfg = config or SandboxConfig()
