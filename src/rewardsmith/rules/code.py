@@ -23,7 +23,10 @@ with the expected output after the declared ``normalize`` (``lines``: trailing s
 trailing blank lines dropped, the default; ``exact``; ``tokens``: whitespace-split tokens per line;
 ``float``: tokens, numbers equal within 1e-6 relative/absolute); a missing or extra line fails.
 Assert-style: ``sandbox.testing.run_tests`` (program and tests in two sandboxes; the verdict comes
-from the tests' side only). Score = passed / total.
+from the tests' side only). The test module runs whole, as written; what counts as a test is
+``sandbox._testplan`` (asserts in loops and helpers, ``__main__`` blocks, ``def test_*()``,
+``unittest.TestCase``); a module that did not run to its end never passes, and one whose tests
+cannot run is an ``error``. Score = passed / total.
 """
 
 from __future__ import annotations
