@@ -268,3 +268,28 @@ def test_stale_dir_cleanup_skips_planted_fifos_and_symlinks(tmp_path):
     assert fifo.exists() and link.is_symlink()
     assert oct(target.stat().st_mode & 0o777) == "0o644"
     assert oct(tmp.stat().st_mode & 0o7777) == "0o1777"
+
+
+def test_cgroups_of_dead_callers_are_swept_with_their_run_cgroups():
+    """A pool worker ends with os._exit (no atexit): its zygote cgroup and run cgroups stay
+    behind until the next caller sweeps them; a live caller's are never touched."""
+    base = sb._cgroup_base()
+    if base is None:
+        pytest.skip("no memory cgroup can be made here (not root, or cgroups not writable)")
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = os.path.join(base[1], f"rewardsmith-{dead}-1")
+    live = os.path.join(base[1], f"rewardsmith-{os.getpid()}-999")
+    for d in (stale, os.path.join(stale, "run-0-abc"), live, os.path.join(live, "run-0-abc")):
+        os.mkdir(d)
+    try:
+        sb._sweep_dead_cgroups(base[1])
+        assert not os.path.exists(stale)
+        assert os.path.exists(os.path.join(live, "run-0-abc"))
+    finally:
+        for d in (os.path.join(live, "run-0-abc"), live, os.path.join(stale, "run-0-abc"), stale):
+            if os.path.exists(d):
+                os.rmdir(d)

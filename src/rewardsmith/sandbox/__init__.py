@@ -338,17 +338,37 @@ def _cgroup_base() -> tuple[str, str] | None:
                         pass
                 if base:
                     break
-            if base is not None:  # empty run cgroups left by a caller that died: rmdir fails if in use
-                for entry in os.scandir(base[1]):
-                    if entry.name.startswith("rewardsmith-") and entry.is_dir(follow_symlinks=False):
-                        try:
-                            os.rmdir(entry.path)
-                        except OSError:
-                            pass
+            if base is not None:
+                _sweep_dead_cgroups(base[1])
         except OSError:
             base = None
     _cgroup_state["base"] = base
     return base
+
+
+def _sweep_dead_cgroups(parent: str) -> None:
+    """Remove the cgroups (and their run cgroups) of callers that died without closing their
+    zygote (a pool's worker process ends with ``os._exit``). Only those whose creator's pid is
+    gone: a live caller's empty run cgroup may be about to take its next run. rmdir fails on a
+    cgroup still in use, so nothing running is touched."""
+    for entry in os.scandir(parent):
+        parts = entry.name.split("-")
+        if len(parts) != 3 or parts[0] != "rewardsmith" or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+            continue  # its creator is alive
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            for sub in os.scandir(entry.path):
+                if sub.name.startswith("run-") and sub.is_dir(follow_symlinks=False):
+                    os.rmdir(sub.path)
+            os.rmdir(entry.path)
+        except OSError:
+            pass
 
 
 def _make_cgroup(name: str, limit_bytes: int) -> tuple[str, str] | None:
