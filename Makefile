@@ -6,8 +6,13 @@ STAMP := $(VENV)/.installed
 # is tested against the real package in an environment of its own.
 VERL_VENV := .venv-verl
 VERL_STAMP := $(VERL_VENV)/.installed
+# llama-cpp-python's server (PyPI has only its source: a ~4 min native build on 2 cores) serves
+# the SmolLM2 GGUF to the LLM judge's server-backend tests. A native (-march=native) build crashed
+# in libggml-cpu at the first completion here, so it is built for a generic x86-64.
+LLAMA_VENV := .venv-llama
+LLAMA_STAMP := $(LLAMA_VENV)/.installed
 
-.PHONY: install install-verl demo test test-core test-verl bench clean
+.PHONY: install install-verl install-llama demo test test-core test-verl bench clean
 
 install: $(STAMP)
 
@@ -27,11 +32,19 @@ $(VERL_STAMP): pyproject.toml constraints.txt
 	$(VERL_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[verl,test]'
 	touch $(VERL_STAMP)
 
+install-llama: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP):
+	$(PYTHON) -m venv $(LLAMA_VENV)
+	$(LLAMA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLAMA_VENV)/bin/python -m pip install --quiet 'llama-cpp-python[server]==0.3.36'
+	touch $(LLAMA_STAMP)
+
 demo: install
 	$(VENV)/bin/rewardsmith demo --out out
 
-# the whole suite, then the verl adapter's tests against the real verl
-test: test-core test-verl
+# the whole suite (the LLM judge's server tests use .venv-llama), then the verl adapter's tests
+test: install-llama test-core test-verl
 
 test-core: install
 	$(PY) -m pytest -q
@@ -43,4 +56,4 @@ bench: install
 	$(PY) benchmarks/advantages.py
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) out build dist .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) $(LLAMA_VENV) out build dist .pytest_cache
