@@ -61,6 +61,7 @@ def test_client_gives_up_after_bounded_retries():
     port = s.getsockname()[1]
     s.close()
     with RewardClient(f"http://127.0.0.1:{port}", retries=2, backoff=0.01) as c:
+        assert len(c.score([], [], estimator="grpo").advantages) == 0  # an empty batch sends nothing
         with pytest.raises(RemoteScoringError, match="3 attempts"):
             c.score(["x"], ["1"])
         assert c.retried == 2

@@ -111,6 +111,10 @@ def _rows(completions, answers, fields, groups) -> list[dict[str, Any]]:
     return rows
 
 
+def _empty(estimator) -> RemoteScores:
+    return RemoteScores(np.zeros(0), [], {}, [], np.zeros(0) if estimator is not None else None)
+
+
 def _collect(parts: list[dict[str, Any]], n: int, estimator, options, groups) -> RemoteScores:
     results = [r for p in parts for r in p["results"]]
     if len(results) != n:  # pragma: no cover - the server answers one result per row
@@ -233,6 +237,8 @@ class RewardClient(_Common):
               estimator_options: dict[str, Any] | None = None, details: bool = False) -> RemoteScores:
         """Score a batch on the server; results in input order."""
         rows = _rows(list(completions), answers, fields, groups)
+        if not rows:
+            return _empty(estimator)
         parts = [self.post("/score", b) for b in self._batches(rows, estimator, estimator_options, details)]
         return _collect(parts, len(rows), estimator, estimator_options, groups)
 
@@ -299,6 +305,8 @@ class AsyncRewardClient(_Common):
                     estimator_options: dict[str, Any] | None = None, details: bool = False) -> RemoteScores:
         """Score a batch on the server; results in input order."""
         rows = _rows(list(completions), answers, fields, groups)
+        if not rows:
+            return _empty(estimator)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(body):

@@ -311,7 +311,7 @@ def advantages_for(req: ScoreRequest, rewards: np.ndarray) -> np.ndarray:
 def score_response(ruleset: Any, req: ScoreRequest, results: Sequence[tuple]) -> dict[str, Any]:
     """``/score``'s answer for the results of ``req``."""
     rewards = np.array([r[0] for r in results], dtype=np.float64)
-    adv = advantages_for(req, rewards) if req.estimator is not None else None
+    adv = advantages_for(req, rewards) if req.estimator is not None and len(results) else None
     out = []
     names = ruleset.component_names
     for i, (reward, label, det, comp) in enumerate(results):
