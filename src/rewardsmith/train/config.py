@@ -39,7 +39,7 @@ class GRPOConfig:
     lora_r: int = 0  # LoRA rank via peft (0 = full fine-tuning); the KL reference is the base with the adapters off
     lora_alpha: float = 32.0  # LoRA scaling numerator: the update is (lora_alpha / lora_r) * B A
     lora_targets: str = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"  # comma-separated module names that get adapters
-    gradient_checkpointing: bool = False  # recompute each decoder layer in the backward pass (less memory, ~30% more update time)
+    gradient_checkpointing: bool = False  # recompute each decoder layer in the backward pass (less activation memory, one more forward)
     seed: int = 0  # seed of the RL run: prompts, sampling, everything after the warm start
     # --- supervised warm start (tiny model only) ---------------------------------------------
     sft_steps: int = 1500  # AdamW steps of supervised warm start (0 = start from random weights)
