@@ -239,6 +239,20 @@ def test_juxtaposed_numbers_multiply_on_both_paths():
     assert verify_math("2\\binom{4}{2}x", "12x", timeout=10).equal
 
 
+FACTORS_2 = ["2", "(2)", "[2]", "{2}", "\\sqrt{4}", "\\frac{4}{2}", "\\binom{2}{1}", "|2|"]
+FACTORS_3 = ["3", "(3)", "{3}", "\\sqrt{9}", "\\frac{6}{2}", "\\binom{3}{1}", "3e^{0}", "\\{3\\}"]
+
+
+@pytest.mark.parametrize("left", FACTORS_2)
+def test_factors_side_by_side_are_never_their_sum(left):
+    # the grammar reads two number-valued atoms side by side as a sum (a mixed number): 2(3) = 5
+    for right in FACTORS_3:
+        for sep in ("", "\\,"):
+            v = verify_math(left + sep + right, "5", timeout=10)
+            assert not v.equal, (left + sep + right, v)
+    assert verify_math("x + " + left + "(3)", "x+6", timeout=10).equal
+
+
 def test_a_base_subscript_is_kept():
     assert verify_math("42", "42_8").equal and verify_math("42_{8}", "42_8").equal
     assert not verify_math("34", "42_8").equal and not verify_math("42_{16}", "42_8").equal
