@@ -324,3 +324,42 @@ def test_server_judge_on_a_real_llama_cpp_server(llama_server, api):
     judge2 = LLMJudge(llama_server, few_shot=False, api=api, cache=False)
     p2 = judge2.probabilities([CASES[0][0]], [CASES[0][1]], ["shows_reasoning"])
     assert p2[0, 0] == pytest.approx(p[0, 0], abs=1e-3)
+
+
+# --- rubrics ------------------------------------------------------------------------------------
+
+class _ByStatement(_Recorder):
+    """Not a model: P(yes) = 0.9 when the statement's word 'units' appears, else 0.1 (plumbing)."""
+
+    def yes_probabilities(self, convs):
+        self.calls += len(convs)
+        return np.asarray([0.9 if "units" in c[-1]["content"].split("Statement:")[1] else 0.1
+                           for c in convs])
+
+
+def test_rubric_reward_is_the_weighted_share_on_top_of_the_rules():
+    from rewardsmith.graders.rubric import RubricReward, parse_rubric
+    from rewardsmith.rules import load_rules
+
+    judge = LLMJudge(_ByStatement(), few_shot=False)
+    reward = RubricReward(judge, load_rules("seed-tiered"), scale=0.5)
+    rubrics = [["gives units", "names the method"],
+               json.dumps([{"statement": "gives units", "weight": 3}, {"statement": "is short"}]),
+               []]
+    comps = ["<think>2+2</think><answer>4</answer>"] * 3
+    b = reward.score_batch(comps, ["4"] * 3, fields={"rubric": rubrics, "prompt": ["2+2?"] * 3})
+    assert b.rewards[0] == pytest.approx(1.0 + 0.5 * (0.9 + 0.1) / 2)
+    assert b.rewards[1] == pytest.approx(1.0 + 0.5 * (3 * 0.9 + 0.1) / 4)
+    assert b.rewards[2] == pytest.approx(1.0) and b.details[2]["rubric"] == {}
+    assert b.labels == ["correct"] * 3
+    # a wrong answer keeps its tier: the rubric never lifts it to the correct one's reward
+    w = reward.score_batch(["<think>x</think><answer>5</answer>"], ["4"], fields={"rubric": [rubrics[0]]})
+    assert w.rewards[0] < 1.0
+    for bad, needle in [("[not json", "not valid JSON"), ([{"statement": ""}], "statement ''"),
+                        ([{"statement": "a", "weight": -1}], "weight -1"), (5, "got int")]:
+        with pytest.raises(ValueError) as exc:
+            parse_rubric(bad, "rubric[row 1]")
+        assert needle in str(exc.value) and "rubric[row 1]" in str(exc.value)
+    assert parse_rubric("one plain statement") == [("one plain statement", 1.0)]
+    with pytest.raises(ValueError, match="no 'rubric' column"):
+        reward.score_batch(comps[:1], ["4"], fields={})

@@ -13,6 +13,10 @@ prompt by ``mean(relu(margin + R(worse) - R(better)))`` (AdamW). ``LearnedReward
     reward, report = graders.fit_arithmetic_reward(base="seed-tiered")   # shipped data
     reward.score_batch(["<think>2+2=4</think><answer>4</answer>"], ["4"], workers=0).rewards
 
+    # an LLM judge (local model or OpenAI-compatible server) on the shipped propositions
+    judge = graders.LLMJudge("smollm2-135m")            # or "http://host:8000" (vLLM, llama.cpp)
+    judge.probabilities(["What is 2+2?"], ["2+2=4, so 4."])   # (1, 8) P(yes)
+
     # your own labeled JSONL: text, one bool column per proposition, prompt_id, rank_class, answer
     data = graders.load_labeled("labeled.jsonl", need_ranking=True)
     reward, report = graders.fit_all(data, base=rules.load_rules("seed-tiered"))
@@ -34,6 +38,14 @@ from rewardsmith.graders.data import (
     split_by_prompt,
     validate_rows,
 )
+from rewardsmith.graders.judge import JudgeCache, LLMJudge
+from rewardsmith.graders.judge_backends import (
+    JudgeServerError,
+    LocalBackend,
+    ServerBackend,
+    make_backend,
+)
+from rewardsmith.graders.judge_propositions import Proposition, load_propositions
 from rewardsmith.graders.propositions import (
     ARITHMETIC_CLASSES,
     ARITHMETIC_PROPOSITIONS,
@@ -53,20 +65,31 @@ __all__ = [
     "CallableGrader",
     "FitConfig",
     "GraderConfig",
+    "JudgeCache",
+    "JudgeServerError",
+    "LLMJudge",
     "LabeledData",
+    "LocalBackend",
+    "Proposition",
+    "RubricReward",
+    "ServerBackend",
     "LearnedReward",
     "PropositionGrader",
     "TRUSTED_TYPES",
     "WeightFit",
     "WeightFitConfig",
     "evaluate",
+    "distill",
     "fit_all",
+    "fit_on_features",
     "fit_arithmetic_reward",
     "fit_graders",
     "fit_weights",
     "hinge_loss",
     "load_grader",
     "load_labeled",
+    "load_propositions",
+    "make_backend",
     "pairwise_accuracy",
     "rank_class_of",
     "ranked_pairs",
@@ -83,7 +106,12 @@ def __getattr__(name):
         from rewardsmith.graders.reward import LearnedReward
 
         return LearnedReward
-    if name in ("fit_all", "fit_graders", "fit_arithmetic_reward", "FitConfig"):
+    if name == "RubricReward":
+        from rewardsmith.graders.rubric import RubricReward
+
+        return RubricReward
+    if name in ("fit_all", "fit_graders", "fit_arithmetic_reward", "FitConfig", "distill",
+                "fit_on_features"):
         from rewardsmith.graders import fit
 
         return getattr(fit, name)
