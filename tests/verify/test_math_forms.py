@@ -259,6 +259,21 @@ def test_a_base_subscript_is_kept():
     assert not verify_math("42_8", "42").equal
 
 
+@pytest.mark.parametrize(
+    "hack",
+    ["-{B}", "{B}+1", "1+{B}", "2{B}", "{B}^2", "\\sqrt{{B}}", "{B} = 43", "x = {B} + 1", "\\{{B}, 43\\}",
+     "{B} \\approx 43", "43 {B}", "{B}43", "\\boxed{4}\\boxed{2}", "|{B}|-84", "{B}!"],
+)
+def test_a_box_inside_the_answer_is_never_just_the_box(hack):
+    assert not verify_math(hack.replace("{B}", "\\boxed{42}"), "42", timeout=10).equal
+
+
+@pytest.mark.parametrize("pred, gold", [("(no, yes)", "(on, yes)"), ("no, yes", "yes, on"), ("(Evelyn, 1)", "(Evenly, 1)")])
+def test_words_inside_structures_are_text_too(pred, gold):
+    assert not verify_math(pred, gold, timeout=10).equal
+    assert verify_math(gold, gold).equal and verify_math(pred.upper(), pred).equal
+
+
 def test_words_compare_as_text_and_an_unreadable_gold_never_drops_the_row():
     for pred, gold, eq in [("on", "no", False), ("No", "no", True), ("south", "north", False),
                            ("North", "north", True), ("42", "north", False), ("1:15", "3:45", False),

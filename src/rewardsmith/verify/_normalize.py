@@ -1119,6 +1119,8 @@ class Undecided(Exception):
 def exact_leaf_eq(a: Leaf, b: Leaf) -> bool:
     if squash(a.text) == squash(b.text):
         return True
+    if _bare_words(a) or _bare_words(b):  # (no, yes) is not (on, yes): words are text at any depth
+        return squash(a.text).lower() == squash(b.text).lower()
     try:
         va = exact_value(a)
         vb = exact_value(b)
