@@ -72,3 +72,35 @@ def test_service_queue_bound_and_deadline(rules):
         svc.close()
     with pytest.raises(ValueError, match="queue_size"):
         ScoringService(rules, queue_size=0)
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_workers_exit_when_their_owner_is_killed(method):
+    """Regression: after the owner of a ScoringPool was SIGKILLed, a forked worker that held a
+    sibling's pipe end waited forever (an orphan per server crash)."""
+    import subprocess
+    import sys
+
+    code = ("from rewardsmith.rules import load_rules, ScoringPool\nimport time\n"
+            f"p = ScoringPool(load_rules('seed-tiered'), 2, start_method={method!r}); p.start()\n"
+            "print(' '.join(map(str, p.pids())), flush=True); time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pids = [int(x) for x in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in pids if alive(p)]
+    for p in left:  # never leave them behind, even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their owner"

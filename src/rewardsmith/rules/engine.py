@@ -108,7 +108,17 @@ def _run_serial(ruleset, texts, golds, fields, vt, progress) -> list[Result]:
 
 
 # ------------------------------------------------------------------------------------ worker side
-def _worker_main(ruleset: Any, conn: Any, state: Any) -> None:
+def _owner_gone(owner: int) -> bool:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, not ours to signal
+        pass
+    return False
+
+
+def _worker_main(ruleset: Any, conn: Any, state: Any, owner: int | None = None) -> None:
     """Loop: receive a chunk, score it item by item (announcing each in ``state``), send results."""
     try:
         os.setsid()  # own process group: the parent can kill us with our children
@@ -117,6 +127,12 @@ def _worker_main(ruleset: Any, conn: Any, state: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     while True:
         try:
+            # a forked sibling may hold our pipe's other end, so the owner's death need not
+            # close it: an idle worker also checks once a second that its owner still lives
+            if not conn.poll(1.0):
+                if owner is not None and _owner_gone(owner):
+                    return
+                continue
             msg = conn.recv()
         except (EOFError, OSError):
             return
@@ -187,7 +203,7 @@ class ScoringPool:
         state = self._ctx.RawArray("d", 2)
         state[0] = -1
         proc = self._ctx.Process(
-            target=_worker_main, args=(self.ruleset, child, state), name="rewardsmith-scorer",
+            target=_worker_main, args=(self.ruleset, child, state, os.getpid()), name="rewardsmith-scorer",
             daemon=False,  # a daemonic process may not start children (the math verifier does)
         )
         proc.start()
