@@ -79,6 +79,10 @@ class _State:
     def __init__(self, cfg: ServeConfig) -> None:
         from rewardsmith.rules import load_rules
 
+        for name in ("max_body_mb", "max_rows"):
+            v = getattr(cfg, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v < math.inf):
+                raise ValueError(f"{name}: expected a positive number, got {v!r}")
         self.cfg = cfg
         self.ruleset = cfg.rules if hasattr(cfg.rules, "score_batch") else load_rules(cfg.rules)
         self.metrics = ServerMetrics()
