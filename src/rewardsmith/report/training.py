@@ -34,7 +34,7 @@ from rewardsmith.advantages import ESTIMATORS
 from rewardsmith.io import read_rows
 from rewardsmith.report.stages import tier_colors
 from rewardsmith.report.stats import ALPHA, Interval, Paired, collapse_rate_test, mean_interval, paired_difference
-from rewardsmith.train.collapse import RULE_SENTENCE, Verdict, run_verdict
+from rewardsmith.train.collapse import RULE, RULE_SENTENCE, Verdict, one_sided_p, run_verdict
 
 __all__ = ["Run", "Findings", "load_runs", "group_runs", "summarize", "findings", "paired_comparisons",
            "label_fractions_figure", "curves_figure", "histograms_figure", "collapse_figure", "COLLAPSE_RULE",
@@ -168,6 +168,11 @@ def _prompts_per_step(run: Run) -> list[int]:
     return [max(1, round(sum(r.get("reward_hist", {}).values()) / g)) for r in run.rows]
 
 
+def _completions(runs: Sequence[Run], sl: slice) -> int:
+    """Completions scored in the steps ``sl`` of every run (``reward_hist`` counts)."""
+    return max(1, sum(int(sum(row.get("reward_hist", {}).values())) for r in runs for row in r.rows[sl]))
+
+
 def run_collapse(run: Run) -> Verdict:
     """The run's collapse verdict over all its steps (``rewardsmith.train.collapse.run_verdict``)."""
     return run_verdict(run.rows, _prompts_per_step(run))
@@ -220,12 +225,17 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
         s["collapsed"] = [v.collapsed for v in s["verdicts"]]
         s["top_answer"] = _top_answer(runs, n - w)
         # which came first: format fixed (bad_format halved) or answers (half of the correct gain)?
+        # Each only where the change start -> final is significant (one-sided z-test over the
+        # seeds' completions, alpha 0.01), so noise never dates an event that did not happen.
         steps, b = _matrix(runs, "label:bad_format")
         _, c = _matrix(runs, "label:correct")
         bm, cm = _smooth(b.mean(0), 5), _smooth(c.mean(0), 5)
-        half_b = np.flatnonzero(bm <= bm[0] / 2)
-        gain = cm.max() - cm[0]
-        half_c = np.flatnonzero(cm >= cm[0] + gain / 2) if gain > 0.02 else np.array([], dtype=int)
+        n0, n1 = _completions(runs, slice(0, w0)), _completions(runs, slice(n - w, n))
+        fell = one_sided_p(s["final_bad_format"], n1, s["start_bad_format"], n0) < RULE.alpha
+        rose = one_sided_p(s["start_correct"], n0, s["final_correct"], n1) < RULE.alpha
+        half_b = np.flatnonzero(bm <= bm[0] / 2) if fell else np.array([], dtype=int)
+        gain = s["final_correct"] - s["start_correct"]
+        half_c = np.flatnonzero(cm >= s["start_correct"] + gain / 2) if rose else np.array([], dtype=int)
         s["step_format_halved"] = int(steps[half_b[0]]) if half_b.size else None
         s["step_correct_half_gain"] = int(steps[half_c[0]]) if half_c.size else None
         s["final_stage"] = _nearest_stage([s["final_correct"], s["final_wrong_answer"], s["final_bad_format"]])
@@ -238,24 +248,47 @@ _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 
 
 def _top_answer(runs: Sequence[Run], from_index: int) -> list[dict]:
-    """Per run: the most common <answer> among the samples logged in the final window."""
+    """Per run with logged samples: among the samples of the final window, the most common
+    <answer> and the most common digit-masked template (``skeleton``), with their shares."""
+    from rewardsmith.train.metrics import skeleton
+
     out = []
     for r in runs:
         path = r.path / "samples.parquet"
         if not path.exists() or from_index >= len(r.rows):
             continue
         first_step = r.rows[from_index]["step"]
-        answers, texts = Counter(), Counter()
+        answers, texts, skeletons = Counter(), Counter(), Counter()
         for row in read_rows(path):
             if row["step"] >= first_step:
-                m = _ANSWER.search(row["completion"] or "")
+                text = row["completion"] or ""
+                m = _ANSWER.search(text)
                 answers[m.group(1) if m else None] += 1
-                texts[row["completion"]] += 1
+                texts[text] += 1
+                skeletons[skeleton(text)] += 1
         n = sum(answers.values())
         if n:
             ans, c = answers.most_common(1)[0]
-            out.append({"answer": ans, "share": c / n, "n": n, "example": texts.most_common(1)[0][0]})
+            sk, c_sk = skeletons.most_common(1)[0]
+            out.append({"seed": r.config.get("seed"), "answer": ans, "share": c / n, "n": n,
+                        "skeleton": sk, "skeleton_share": c_sk / n, "example": texts.most_common(1)[0][0]})
     return out
+
+
+def _collapsed_onto(s: dict[str, Any]) -> list[dict]:
+    """The ``top_answer`` entries of the group's collapsed runs."""
+    bad = {seed for seed, c in zip(s["seeds"], s["collapsed"]) if c}
+    return [t for t in s["top_answer"] if t["seed"] in bad]
+
+
+def _onto_text(t: dict, answer: bool = False) -> str:
+    """``template '<think>##</think><answer>##</answer>' in 59% of its final samples``, plus the
+    most common answer (always with ``answer``, else only when it takes at least half)."""
+    txt = f"template {t['skeleton']!r} in {t['skeleton_share']:.0%} of its final samples"
+    if t["answer"] is not None and (answer or t["share"] >= 0.5):
+        txt += (f", most common answer {t['answer']!r} in {t['share']:.0%}"
+                + (" whatever the problem" if t["share"] >= 0.5 else ""))
+    return txt
 
 
 def _fmt_seeds(xs: Sequence[float]) -> str:
@@ -350,12 +383,11 @@ def _collapse_conclusion(summary, trained, control) -> str:
         return f"No run collapsed: 0 of {n} trained runs ({per}; {floor})."
     onto = []
     for a in trained:
-        ta = [t for t in summary[a]["top_answer"] if t["answer"] is not None]
-        if sum(summary[a]["collapsed"]) and ta:
-            t = max(ta, key=lambda t: t["share"])
-            onto.append(f"{a}: {t['answer']!r} in {t['share']:.0%} of one run's final samples")
+        ta = _collapsed_onto(summary[a])
+        if ta:
+            onto.append(f"{a}: {_onto_text(max(ta, key=lambda t: t['skeleton_share']))}")
     return (f"{k} of {n} trained runs collapsed ({per}; {floor}, the noise floor)"
-            + (f"; onto fixed answers whatever the problem ({'; '.join(onto[:3])})" if onto else "") + ".")
+            + (f"; onto, e.g., {'; '.join(onto[:3])}" if onto else "") + ".")
 
 
 def _step_size_conclusion(summary, trained) -> str | None:
@@ -430,7 +462,7 @@ def _noise_floor_conclusion(summary, trained, control) -> str | None:
     return (f"Noise floor (control arm, lr = 0, {c['n_seeds']} seed(s)): start -> final changes up to "
             f"{floor['correct']:.2f} in correct, {floor['top_skeleton_share']:.2f} in top template share, "
             f"{floor['distinct_2']:.3f} in distinct-2 with no training at all; {len(beyond)} of {len(trained)} "
-            f"trained arm(s) moved correct beyond it on average.")
+            f"trained arm(s) moved correct (up or down) beyond it on average.")
 
 
 def findings(summary: dict[str, dict[str, Any]]) -> Findings:
@@ -490,11 +522,9 @@ def findings(summary: dict[str, dict[str, Any]]) -> Findings:
             where = f" at {_setting(name)}" if _setting(name) else ""
             lines.insert(0, f"{_base(name)}{where} (the learned reward R_base + sum w_i p_i): final accuracy "
                             f"{s['final_correct']:.2f}{cmp}; {sum(s['collapsed'])} of {len(s['collapsed'])} run(s) collapsed.")
-        ta = [t for t in s["top_answer"] if t["answer"] is not None]
-        if sum(s["collapsed"]) and ta:
-            per = ", ".join(f"{t['answer']!r} in {t['share']:.0%}" for t in ta)
-            lines.append(f"what it collapsed onto: the most common answer in the last {s['window']} steps, per seed, "
-                         f"whatever the problem: {per} of sampled completions; e.g. {ta[0]['example']!r}.")
+        for t in _collapsed_onto(s):
+            lines.append(f"seed {t['seed']} collapsed onto the {_onto_text(t, answer=True)} (last {s['window']} "
+                         f"steps), e.g. {t['example']!r}.")
         details[name] = lines
     best = max(trained, key=lambda k: summary[k]["final_correct"])
     b = summary[best]
