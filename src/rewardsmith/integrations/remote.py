@@ -102,13 +102,24 @@ def _rows(completions, answers, fields, groups) -> list[dict[str, Any]]:
         row: dict[str, Any] = dict(fields[i]) if fields is not None else {}
         row["completion"] = completions[i]
         if answers is not None:
-            a = answers[i]
-            row["answer"] = a.item() if isinstance(a, np.generic) else a
+            row["answer"] = answers[i]
         if groups is not None:
-            g = groups[i]
-            row["group"] = g.item() if isinstance(g, np.generic) else g
-        rows.append({k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()})
+            row["group"] = groups[i]
+        rows.append({k: _jsonable(v) for k, v in row.items()})
     return rows
+
+
+def _jsonable(v: Any) -> Any:
+    """numpy scalars and arrays (dataset columns often hold them) as plain JSON data."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
 
 
 def _empty(estimator) -> RemoteScores:
