@@ -102,6 +102,8 @@ def test_mean_interval_is_the_student_t_interval():
     assert one.n == 1 and math.isnan(one.lo) and "no interval" in one.text()
     assert one.overlaps(iv)  # unknown intervals never claim a difference
     assert not mean_interval([0.1, 0.11, 0.12]).overlaps(mean_interval([0.5, 0.51, 0.52]))
+    near_zero = mean_interval([0.0, 0.0, 0.03], bounds=(0.0, 1.0))  # a fraction's interval stays in [0, 1]
+    assert near_zero.lo == 0.0 and mean_interval([0.0, 0.0, 0.03]).lo < 0
 
 
 def test_paired_difference_pairs_by_seed():

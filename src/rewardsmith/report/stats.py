@@ -84,8 +84,10 @@ class RateTest:
     p: float
 
 
-def mean_interval(xs: Sequence[float], level: float = LEVEL) -> Interval:
-    """Mean of ``xs`` (finite values) with its Student-t interval at ``level``."""
+def mean_interval(xs: Sequence[float], level: float = LEVEL,
+                  bounds: tuple[float, float] | None = None) -> Interval:
+    """Mean of ``xs`` (finite values) with its Student-t interval at ``level``, clipped to
+    ``bounds`` when given (a fraction's interval stays in [0, 1])."""
     from scipy import stats
 
     x = np.asarray([v for v in xs if v is not None and math.isfinite(v)], dtype=np.float64)
@@ -96,7 +98,10 @@ def mean_interval(xs: Sequence[float], level: float = LEVEL) -> Interval:
     if n < 2:
         return Interval(m, float("nan"), float("nan"), n, level)
     half = float(stats.t.ppf((1 + level) / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return Interval(m, m - half, m + half, n, level)
+    lo, hi = m - half, m + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return Interval(m, lo, hi, n, level)
 
 
 def paired_difference(a: dict[int, float], b: dict[int, float], level: float = LEVEL) -> Paired:

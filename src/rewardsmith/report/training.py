@@ -20,7 +20,6 @@ Windows: "start" is the first 3 steps, "final" the last ``max(3, steps // 10)``,
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from rewardsmith.advantages import ESTIMATORS
 from rewardsmith.io import read_rows
 from rewardsmith.report.stages import tier_colors
 from rewardsmith.report.stats import ALPHA, Interval, Paired, collapse_rate_test, mean_interval, paired_difference
+from rewardsmith.verify.extract import extract_answer
 from rewardsmith.train.collapse import RULE, RULE_SENTENCE, Verdict, one_sided_p, run_verdict
 
 __all__ = ["Run", "Findings", "load_runs", "group_runs", "summarize", "findings", "paired_comparisons",
@@ -203,7 +203,7 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
             s[f"final_{lab}_sd"] = float(fin.std())
             s[f"final_{lab}_seeds"] = fin.tolist()
         s["final_correct_by_seed"] = dict(zip(seeds, s["final_correct_seeds"]))
-        s["final_correct_ci"] = mean_interval(s["final_correct_seeds"])
+        s["final_correct_ci"] = mean_interval(s["final_correct_seeds"], bounds=(0.0, 1.0))
         # each detector's start -> final change per seed (the control's are the noise floor)
         s["delta"] = {}
         for det, (key, _) in DETECTORS.items():
@@ -244,9 +244,6 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
-
-
 def _top_answer(runs: Sequence[Run], from_index: int) -> list[dict]:
     """Per run with logged samples: among the samples of the final window, the most common
     <answer> and the most common digit-masked template (``skeleton``), with their shares."""
@@ -262,8 +259,7 @@ def _top_answer(runs: Sequence[Run], from_index: int) -> list[dict]:
         for row in read_rows(path):
             if row["step"] >= first_step:
                 text = row["completion"] or ""
-                m = _ANSWER.search(text)
-                answers[m.group(1) if m else None] += 1
+                answers[extract_answer(text, "answer_tag")] += 1  # linear: a regex here was quadratic
                 texts[text] += 1
                 skeletons[skeleton(text)] += 1
         n = sum(answers.values())
