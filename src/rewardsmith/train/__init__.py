@@ -26,6 +26,10 @@ _EXPORTS = {
     "run_dir": "experiment",
     "demo_config": "experiment",
     "DEMO": "experiment",
+    "CollapseRule": "collapse",
+    "Verdict": "collapse",
+    "run_verdict": "collapse",
+    "series_verdict": "collapse",
 }
 
 __all__ = list(_EXPORTS)
