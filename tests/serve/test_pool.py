@@ -104,3 +104,24 @@ def test_workers_exit_when_their_owner_is_killed(method):
     for p in left:  # never leave them behind, even when the test fails
         os.kill(p, signal.SIGKILL)
     assert not left, f"workers {left} outlived their owner"
+
+
+def test_small_job_is_not_held_up_by_a_large_one(rules):
+    """Jobs take turns chunk by chunk: 16 rows submitted after 1,500 finish long before them."""
+    from rewardsmith.serve import ScoringService
+
+    svc = ScoringService(rules, workers=1, queue_size=4, chunk_rows=32)
+    svc.start()
+    try:
+        big = make_rows(1500, seed=30)
+        small = make_rows(16, seed=31)
+        jb = svc.submit([r["completion"] for r in big], [r["answer"] for r in big], [{}] * 1500)
+        js = svc.submit([r["completion"] for r in small], [r["answer"] for r in small], [{}] * 16)
+        assert js.wait(120)
+        left = jb.remaining
+        assert left > 750, f"the small job waited for {1500 - left} of the large job's 1500 rows"
+        assert jb.wait(300)
+        assert [r[1] for r in js.results] == rules.score_batch([r["completion"] for r in small],
+                                                               [r["answer"] for r in small], workers=0).labels
+    finally:
+        svc.close()

@@ -3,7 +3,8 @@
 ``ScoringService(ruleset, workers=N)`` runs N dispatcher threads, each owning a one-process
 ``rewardsmith.rules.ScoringPool`` (a supervised worker: hard per-row timeout, killed and replaced
 when it hangs or dies). A request becomes a :class:`Job`, cut into chunks of ``chunk_rows``
-consecutive rows that any dispatcher may take, so one large request uses every worker.
+consecutive rows that any dispatcher may take, so one large request uses every worker; jobs
+take turns chunk by chunk (round-robin), so a large request does not hold up small ones.
 
 * Admission is bounded: at most ``queue_size`` jobs are accepted and unfinished at once; one more
   raises :class:`QueueFull` (the app answers 429 with ``Retry-After``), never an unbounded backlog.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import queue
+from collections import deque
 import threading
 import time
 from typing import Any, Callable, Sequence
@@ -55,7 +56,7 @@ class Job:
     """One request's rows and their results (filled by the dispatcher threads)."""
 
     __slots__ = ("texts", "golds", "fields", "results", "remaining", "deadline", "cancelled",
-                 "_done", "_lock", "_callback", "error", "submitted")
+                 "_done", "_lock", "_callback", "error", "submitted", "chunks")
 
     def __init__(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],
                  deadline: float | None) -> None:
@@ -69,6 +70,7 @@ class Job:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._callback: Callable[[], None] | None = None
+        self.chunks: deque[list[int]] = deque()  # not yet taken by a dispatcher
 
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -126,7 +128,10 @@ class ScoringService:
         self.verify_timeout = min(ruleset.spec.answer.timeout, self.hard_timeout)
         self.start_method = start_method
         self._on_chunk = on_chunk
-        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        # jobs with chunks left, served round-robin: a large request does not hold up small ones
+        self._ready: deque[Job] = deque()
+        self._cv = threading.Condition()
+        self._stopping = False
         self._threads: list[threading.Thread] = []
         self._pools: list[ScoringPool] = []
         self._lock = threading.Lock()
@@ -159,8 +164,9 @@ class ScoringService:
         deadline = time.monotonic() + timeout
         while self._active and time.monotonic() < deadline:
             time.sleep(0.02)
-        for _ in self._threads:
-            self._chunks.put(None)
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
         for t in self._threads:
             t.join(timeout=max(0.1, deadline - time.monotonic()))
         for pool in self._pools:
@@ -209,8 +215,10 @@ class ScoringService:
         size = self.chunk_rows
         if self._pending_rows <= n:
             size = max(1, min(self.chunk_rows, max(8, math.ceil(n / self.workers))))
-        for s in range(0, n, size):
-            self._chunks.put((job, list(range(s, min(n, s + size)))))
+        job.chunks.extend(list(range(s, min(n, s + size))) for s in range(0, n, size))
+        with self._cv:
+            self._ready.append(job)
+            self._cv.notify(len(job.chunks))
         return job
 
     async def run(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],
@@ -249,11 +257,17 @@ class ScoringService:
 
     def _dispatch(self, pool: ScoringPool) -> None:
         while True:
-            item = self._chunks.get()
-            if item is None:
-                return
+            with self._cv:
+                while not self._ready and not self._stopping:
+                    self._cv.wait()
+                if not self._ready:  # stopping, and nothing left to do
+                    return
+                job = self._ready.popleft()
+                idx = job.chunks.popleft()
+                if job.chunks:
+                    self._ready.append(job)
             try:
-                self._handle(pool, *item)
+                self._handle(pool, job, idx)
             except BaseException:  # noqa: BLE001 - a dispatcher never dies; _handle reports errors
                 pass
 
