@@ -598,14 +598,13 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
             return Seq("tuple", o, c, tuple(structure(s, p, d) for p in items))
         if o == "{" and c == "}" and inner:
             return structure(s, inner, d)
-    colons = [k for k, t in enumerate(toks) if t.text == ":"]
-    if len(colons) == 1 and 0 < colons[0] < len(toks) - 1 and _depth_at(toks, colons[0]) == 0:
-        a, b = _text(s, toks[: colons[0]]), _text(s, toks[colons[0] + 1 :])
-        return structure(f"({a})/({b})", None, d)  # 2:3 is the ratio 2/3 (two times: see is_time)
-    if len(colons) > 1 and all(_depth_at(toks, k) == 0 for k in colons):
-        parts = _split_top(toks, lambda t: t.text == ":")
-        if all(parts):  # 3:4:5 is an ordered triple of its own kind (never a tuple or a time)
-            return Seq("tuple", ":", ":", tuple(structure(s, p, d) for p in parts))
+    n_colons = sum(t.text == ":" for t in toks)
+    parts = _split_top(toks, lambda t: t.text == ":") if n_colons else []
+    if n_colons and len(parts) == n_colons + 1 and all(parts):  # all at the top level
+        if n_colons == 1:  # 2:3 is the ratio 2/3 (two times: see is_time)
+            return structure(f"({_text(s, parts[0])})/({_text(s, parts[1])})", None, d)
+        # 3:4:5 is an ordered triple of its own kind (never a tuple or a time)
+        return Seq("tuple", ":", ":", tuple(structure(s, p, d) for p in parts))
     return Leaf(_text(s, toks), toks)
 
 
@@ -630,14 +629,6 @@ def _top_tokens(toks: tuple) -> list:
     return out
 
 
-def _depth_at(toks: tuple, k: int) -> int:
-    depth = 0
-    for t in toks[:k]:
-        if t.text in _OPEN:
-            depth += 1
-        elif t.text in _CLOSE:
-            depth -= 1
-    return depth
 
 
 # --------------------------------------------------------------------------------------------
@@ -1503,7 +1494,7 @@ _FUNCS = frozenset(  # prefix functions: \sin x is one factor
 )
 _PAIRS = {"(": ")", "[": "]", "{": "}", "\\{": "\\}", "\\lfloor": "\\rfloor", "\\lceil": "\\rceil"}
 _SEPARATORS_OP = frozenset(
-    "+ - * / = , ; < > ^ _ & \\\\ \\le \\ge \\lt \\gt \\ne \\neq \\pm \\mp \\cup \\cap \\in \\to \\cdot \\times "
+    "+ - * / = , ; : < > ^ _ & \\\\ \\le \\ge \\lt \\gt \\ne \\neq \\pm \\mp \\cup \\cap \\in \\to \\cdot \\times "
     "\\div \\approx \\equiv \\mid \\setminus \\le \\geq \\leq".split()
 )
 
