@@ -108,7 +108,6 @@ class ScoringService:
         chunk_rows: int = 64,
         row_timeout: float | None = None,
         start_method: str = "forkserver",
-        on_chunk: Callable[[int, float], None] | None = None,
     ) -> None:
         workers = default_workers() if workers is None else workers
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -127,7 +126,6 @@ class ScoringService:
         self.hard_timeout = float(spec_timeout if row_timeout is None else min(spec_timeout, row_timeout))
         self.verify_timeout = min(ruleset.spec.answer.timeout, self.hard_timeout)
         self.start_method = start_method
-        self._on_chunk = on_chunk
         # jobs with chunks left, served round-robin: a large request does not hold up small ones
         self._ready: deque[Job] = deque()
         self._cv = threading.Condition()
@@ -146,6 +144,7 @@ class ScoringService:
         """Start the worker processes and the dispatcher threads."""
         if self._threads:
             return
+        self._stopping = False
         for i in range(self.workers):
             pool = ScoringPool(self.ruleset, 1, start_method=self.start_method)
             pool.start()
@@ -154,9 +153,6 @@ class ScoringService:
             t.start()
             self._threads.append(t)
         self._accepting = True
-
-    def stop_accepting(self) -> None:
-        self._accepting = False
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop accepting, let queued chunks finish (up to ``timeout``), stop the workers."""
@@ -284,8 +280,6 @@ class ScoringService:
             dt = time.monotonic() - t0
             if dt > 0 and err is None:
                 self._rate = 0.8 * self._rate + 0.2 * (len(idx) * self.workers / dt)
-            if self._on_chunk is not None:
-                self._on_chunk(len(idx), dt)
         with self._lock:
             self._pending_rows -= len(idx)
         if job._finish_rows(len(idx), err):
