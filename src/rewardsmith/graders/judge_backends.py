@@ -119,6 +119,11 @@ class LocalBackend:
             raise ValueError(f"model {self.model_name!r}: its tokenizer has no single token for "
                              "'Yes' or 'No'; a yes/no judge needs both")
         self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        import inspect
+
+        # transformers 5.x renamed past_key_values to cache (the old name warns, then goes)
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
     @property
     def id(self) -> str:
@@ -159,7 +164,7 @@ class LocalBackend:
 
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True)
-        return out.past_key_values
+        return out.cache if self._cache_kw == "cache" else out.past_key_values
 
     def yes_probabilities(self, conversations: Sequence[Sequence[dict[str, str]]]) -> np.ndarray:
         """P(yes) of each conversation, ``batch_size`` at a time. Conversations sharing a prefix
@@ -205,7 +210,7 @@ class LocalBackend:
                 if cache is not None:
                     past = copy.deepcopy(cache)
                     past.batch_repeat_interleave(n)
-                    kw["past_key_values"] = past
+                    kw[self._cache_kw] = past
                 with torch.inference_mode():
                     logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
                                         position_ids=pos.to(device), use_cache=cache is not None,
