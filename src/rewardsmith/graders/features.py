@@ -20,6 +20,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from rewardsmith.verify.extract import extract_answer
+
 __all__ = ["TextStats", "build_tfidf", "embed_texts", "embeddings_available"]
 
 _SENT = re.compile(r"[.!?\n]+")
@@ -36,8 +38,8 @@ def _stats(text: str) -> list[float]:
     words = _WORD.findall(text)
     grams = [tuple(words[i:i + 4]) for i in range(max(len(words) - 3, 0))]
     dup_gram = 1.0 - len(set(grams)) / len(grams) if grams else 0.0
-    answer = re.findall(r"<answer>(.*?)</answer>", text, flags=re.S)
-    nums_in_answer = len(_NUM.findall(answer[-1])) if answer else 0
+    answer = extract_answer(text, "answer_tag")  # the last tag, in linear time (a lazy regex was quadratic)
+    nums_in_answer = len(_NUM.findall(answer)) if answer is not None else 0
     return [
         float(np.log1p(n)),
         compress,
