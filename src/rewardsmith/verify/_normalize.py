@@ -1001,10 +1001,30 @@ class _Parser:
 _SYM_RE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?|\\(?:alpha|beta|gamma|theta|lambda|mu|phi|omega)")
 
 
+_VALUES: dict = {}  # leaf text -> exact value or the exception it raised (a gold is read G times)
+MAX_CACHED_VALUES = 8192
+
+
 def exact_value(leaf: Leaf):
     """Exact value of a leaf: ``Num``, ``Inf`` or ``Sym`` (a lone variable name).
 
-    Raises NotExact when the leaf needs the symbolic path, TooLarge when it is refused."""
+    Raises NotExact when the leaf needs the symbolic path, TooLarge when it is refused. Cached by
+    the leaf's text (the same text always tokenizes the same)."""
+    hit = _VALUES.get(leaf.text)
+    if hit is None:
+        try:
+            hit = _exact_value(leaf)
+        except (NotExact, TooLarge) as e:
+            hit = e
+        if len(_VALUES) >= MAX_CACHED_VALUES:
+            _VALUES.clear()
+        _VALUES[leaf.text] = hit
+    if isinstance(hit, Exception):
+        raise type(hit)(*hit.args)
+    return hit
+
+
+def _exact_value(leaf: Leaf):
     toks = leaf.toks
     if not toks:
         raise NotExact("empty")
@@ -1660,15 +1680,18 @@ def explain(p: Node, g: Node, leaf_eq, eq_eq=None, approx=None) -> str | None:
     unordered = ("list", "set")
     p_many = isinstance(p, Seq) and p.kind in unordered
     g_many = isinstance(g, Seq) and g.kind in unordered
+    if not (p_many or g_many):  # one answer against one answer: nothing partial or hedged
+        return None
     pitems = p.items if p_many else (p,)
     gitems = g.items if g_many else (g,)
     if len(pitems) > MAX_EXPLAIN_ITEMS or len(gitems) > MAX_EXPLAIN_ITEMS:
         return None
-    if not g_many and p_many and any(rec(x, g) for x in pitems):
+    match = [[rec(x, y) for y in gitems] for x in pitems]  # each pair compared once
+    if not g_many and any(row[0] for row in match):
         return f"hedged answer: the gold is one of {len(pitems)} answers given"
     if g_many:
-        covered = sum(any(rec(x, y) for x in pitems) for y in gitems)
-        extra = sum(not any(rec(x, y) for y in gitems) for x in pitems)
+        covered = sum(any(row[j] for row in match) for j in range(len(gitems)))
+        extra = sum(not any(row) for row in match)
         if not extra and 0 < covered < len(gitems):
             return f"partial answer: {covered} of the gold's {len(gitems)} solutions"
         if extra and covered == len(gitems):
