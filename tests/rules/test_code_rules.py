@@ -442,3 +442,63 @@ def test_a_skipped_unittest_counts_as_not_run(fast):
                         "    def test_b(self):\n        self.assertEqual(f(1), 2)\n"}
     out = fast.score(fenced(RIGHT_F), tests=tests)
     assert out.reward == -1.0 and out.details["verdict"]["details"]["outcomes"] == ["not_run", "passed"], out.details
+
+
+# ---------------------------------------------------------------- red-team round 3
+# Finding R3-1: the tests' arguments crossed as copies, so what a call did to them never came back.
+# `def sorted_copy(a): a.sort(); return a` passed `assert a == [3, 1, 2]` (the input must not
+# change), and an honest in-place `rotate(nums, k)` failed. Each call's reply now carries the new
+# value of every plain argument it changed, and the tests update their own copy in place.
+MUTATION_TESTS = {
+    "must_not_change_input": ("a = [3, 1, 2]\nassert sorted_copy(a) == [1, 2, 3]\nassert a == [3, 1, 2]\n",
+                              "def sorted_copy(a):\n    a.sort()\n    return a\n",
+                              "def sorted_copy(a):\n    return sorted(a)\n"),
+    "must_not_change_nested_kwarg": ("g = {'a': [1]}\nassert total(d=g) == 1\nassert g == {'a': [1]}\n",
+                                     "def total(d):\n    s = sum(d['a'])\n    d['a'].clear()\n    return s\n",
+                                     "def total(d):\n    return sum(d['a'])\n"),
+    "must_not_change_when_raising": ("a = [1]\ntry:\n    pop_neg(a)\nexcept ValueError:\n    pass\nassert a == [1]\n",
+                                     "def pop_neg(a):\n    a.pop()\n    raise ValueError\n",
+                                     "def pop_neg(a):\n    raise ValueError\n"),
+    "in_place_rotate": ("nums = [1, 2, 3, 4]\nrotate(nums, 1)\nassert nums == [4, 1, 2, 3]\n",
+                        "def rotate(nums, k):\n    nums = nums[-k:] + nums[:-k]\n",
+                        "def rotate(nums, k):\n    nums[:] = nums[-k:] + nums[:-k]\n"),
+    "in_place_matrix": (
+        "m = [[1, 2], [3, 4]]\nrow = m[0]\nturn(m)\nassert m == [[3, 1], [4, 2]] and row == [3, 1]\n",
+        "def turn(m):\n    return [list(r) for r in zip(*m[::-1])]\n",
+        "def turn(m):\n    t = [list(r) for r in zip(*m[::-1])]\n    for i, r in enumerate(t):\n        m[i][:] = r\n"),
+    "in_place_dict_set_tuple": ("d, s, t = {'a': 1}, set(), ([1], 2)\nfill(d, s, t)\n"
+                                "assert d == {'b': 2} and s == {5} and t == ([1, 9], 2)\n",
+                                "def fill(d, s, t):\n    d['b'] = 2\n    s.add(5)\n    t[0].append(9)\n",
+                                "def fill(d, s, t):\n    del d['a']\n    d['b'] = 2\n    s.add(5)\n    t[0].append(9)\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATION_TESTS))
+def test_what_a_call_does_to_its_arguments_reaches_the_tests(fast, name):
+    tests, wrong, right = MUTATION_TESTS[name]
+    out = fast.score(fenced(wrong), tests={"asserts": tests})
+    assert out.reward == -1.0 and out.label == "wrong_answer", (name, out.details)
+    out = fast.score(fenced(right), tests={"asserts": tests})
+    assert out.reward == 1.0 and out.label == "passed", (name, out.details)
+
+
+FORGED_MUTATION = """
+import sys
+_srv = sys.modules["__main__"]
+_orig = _srv.reply
+def _reply(obj):
+    if isinstance(obj, dict) and ("v" in obj or "ref" in obj):
+        obj["mut"] = {MUT}
+    _orig(obj)
+_srv.reply = _reply
+def f(x=None):
+    return 0
+"""
+
+
+@pytest.mark.parametrize("mut", ["[[5, [1]]]", "[['zz', [1]]]", "[[0, {'$tuple': [1]}]]", "7", "[[0]]",
+                                 "[[0, {'$set': [1]}]]"])
+def test_forged_argument_updates_are_tampering(fast, mut):
+    tests = {"asserts": "a = [3]\nf(a)\nassert f is not None and len(a) == 1\nassert f() == 1\n"}
+    out = fast.score(fenced(FORGED_MUTATION.replace("{MUT}", mut)), tests=tests)
+    assert out.reward == -1.0 and out.label == "harness_tampered", (mut, out.details)

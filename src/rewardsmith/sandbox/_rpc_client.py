@@ -63,7 +63,70 @@ def _read():
         raise Tampered("reply is not plain JSON") from None
 
 
-def rpc(msg):
+_CONTAINERS = (list, dict, set, tuple)
+
+
+def _same_kind(d, s):
+    """Whether the tests' value ``d`` and the program's plain value ``s`` are the same container."""
+    return any(isinstance(d, base) and type(s) is base for base in _CONTAINERS)
+
+
+def _sync(dst, src, depth=0):
+    """Change the tests' argument ``dst`` in place to the program's ``src`` (a plain value of its
+    base type), keeping the identity of inner containers where the shape allows. Only what a
+    callee can change in Python changes: a tuple's own items never do."""
+    if depth > codec.MAX_DEPTH + 2 or not _same_kind(dst, src):
+        raise Tampered("malformed argument update")
+    if isinstance(dst, list):
+        if len(dst) != len(src):
+            dst[:] = src
+            return
+        for i, s in enumerate(src):
+            if _same_kind(dst[i], s):
+                _sync(dst[i], s, depth + 1)
+            else:
+                dst[i] = s
+    elif isinstance(dst, dict):
+        for k in [k for k in dst if k not in src]:
+            del dst[k]
+        for k, s in src.items():
+            if k in dst and _same_kind(dst[k], s):
+                _sync(dst[k], s, depth + 1)
+            else:
+                dst[k] = s
+    elif isinstance(dst, set):
+        dst.clear()
+        dst.update(src)
+    else:  # a tuple: only its containers can have changed
+        if len(dst) != len(src):
+            raise Tampered("malformed argument update")
+        for d, s in zip(dst, src):
+            if _same_kind(d, s):
+                _sync(d, s, depth + 1)
+
+
+def _apply_mutations(out, sent):
+    """Apply a call reply's ``mut`` (see ``_rpc_server.mutations``) to the arguments ``sent``."""
+    mut = out.pop("mut", None)
+    if mut is None:
+        return
+    if sent is None or not isinstance(mut, list):
+        raise Tampered("argument update for a request that was not a call")
+    args, kwargs = sent
+    try:
+        for key, value in mut:
+            if type(key) is int and 0 <= key < len(args):
+                dst = args[key]
+            elif type(key) is str and key in kwargs:
+                dst = kwargs[key]
+            else:
+                raise Tampered("argument update for an argument that was not sent")
+            _sync(dst, codec.decode(value))
+    except (ValueError, TypeError, RecursionError):
+        raise Tampered("malformed argument update") from None
+
+
+def rpc(msg, sent=None):
     try:
         req.write(codec.dumps(msg) + "\n")
         req.flush()
@@ -72,6 +135,7 @@ def rpc(msg):
     out = _read()
     if not isinstance(out, dict):
         raise Tampered("reply is not an object")
+    _apply_mutations(out, sent)
     try:
         if "v" in out:
             return codec.decode(out["v"])
@@ -113,7 +177,7 @@ class Remote:
 
     def __call__(self, *args, **kwargs):
         return rpc({"op": "call", "ref": self._ref, "args": [_arg(a) for a in args],
-                    "kwargs": {str(k): _arg(v) for k, v in kwargs.items()}})
+                    "kwargs": {str(k): _arg(v) for k, v in kwargs.items()}}, sent=(args, kwargs))
 
     def __getattr__(self, name):
         if name.startswith("__"):

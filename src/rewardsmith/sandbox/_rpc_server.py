@@ -3,7 +3,8 @@
 Loads the untrusted ``solution.py`` as module ``solution`` and answers the test sandbox's requests
 (one JSON line each on fd ``argv[1]``, one reply line each on fd ``argv[2]``): ``get`` a global,
 ``call`` / ``getattr`` / ``getitem`` / ``list`` / ``len`` / ``bool`` / ``str`` on a value. Replies
-carry plain data (``_rs_codec``) or a reference to a value that stays here. The tests, and every
+carry plain data (``_rs_codec``) or a reference to a value that stays here; a call's reply also
+carries the new value of each plain-data argument the call changed in place. The tests, and every
 expected value, live only in the other sandbox: nothing this process says can pass a test
 except the values the tests ask for.
 """
@@ -71,6 +72,27 @@ def load():
     return mod
 
 
+def mutations(sent, out):
+    """Add to the reply ``out`` the new value of each plain-data argument the call changed in
+    place, as ``"mut": [[index or keyword, value], ...]``: the tests hold their own copy of the
+    argument and update it, so a test that an argument was (or was not) changed sees what the
+    program did (red-team round 3: a wrong solution that sorted its input in place passed a
+    test that the input must not change, and an honest in-place rotate failed)."""
+    mut = []
+    for key, arg, value in sent:
+        if "v" not in arg or type(value) not in (list, dict, set, tuple):
+            continue
+        try:
+            now = codec.encode(value)
+        except (codec.Unencodable, RecursionError):
+            return {"err": ["TypeError", "the call left a value in an argument that cannot go back to the tests"]}
+        if now != arg["v"]:
+            mut.append([key, now])
+    if mut:
+        out["mut"] = mut
+    return out
+
+
 def handle(mod, msg):
     op = msg["op"]
     if op == "get":
@@ -81,7 +103,14 @@ def handle(mod, msg):
     if op == "call":
         args = [codec.decode(a["v"]) if "v" in a else refs[a["ref"]] for a in msg["args"]]
         kwargs = {k: (codec.decode(a["v"]) if "v" in a else refs[a["ref"]]) for k, a in msg["kwargs"].items()}
-        return wrap(obj(*args, **kwargs))
+        try:
+            out = wrap(obj(*args, **kwargs))
+        except SystemExit as exc:
+            out = {"err": ["SystemExit", str(exc.code)[:100]]}
+        except BaseException as exc:  # noqa: BLE001 - the program's exception is the answer
+            out = error(exc)
+        sent = [(i, a, args[i]) for i, a in enumerate(msg["args"])] + [(k, a, kwargs[k]) for k, a in msg["kwargs"].items()]
+        return mutations(sent, out)
     if op == "getattr":
         return wrap(getattr(obj, msg["name"]))
     if op == "getitem":
