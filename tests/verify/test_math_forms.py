@@ -35,6 +35,10 @@ LABELED = [
     ("\\tan \\alpha = 2", "2", True), ("\\tan \\alpha = 3", "2", False),
     ("AB:BC:CA = 3:4:5", "3:4:5", True), ("AB:BC:CA = 3:5:4", "3:4:5", False),
     ("3:4:5", "(3,4,5)", False),  # a ratio of three is not a point
+    ("f^{-1}(x) = \\frac{x-1}{2}", "\\frac{x-1}{2}", True), ("f^{-1}(x) = \\frac{x+1}{2}", "\\frac{x-1}{2}", False),
+    ("\\text{Area} = 12", "12", True), ("\\text{Area} = 13", "12", False),
+    ("a = 1, b = 2, c = 3", "(1, 2, 3)", True), ("c = 1, b = 2, a = 3", "(1, 2, 3)", False),
+    ("xy = 6", "6", False),  # a product of variables is not a name
 ]
 
 

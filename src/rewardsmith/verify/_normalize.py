@@ -1150,7 +1150,8 @@ _NAME = r"(?:[A-Za-z]|\\(?:alpha|beta|gamma|theta|lambda|mu|phi|omega))(?:_\{?[A
 _LABEL_ATOM = (
     rf"(?:{_NAME}|[A-Za-z]\([A-Za-z0-9,]*\)|[A-Z]{{2,4}}(?:_\{{?[A-Za-z0-9]+\}}?)?|\|[A-Za-z_{{}}0-9]+\|"
     rf"|m?\\(?:overline|angle|triangle|widehat)\{{?[A-Z]{{1,4}}\}}?"
-    rf"|\\(?:sin|cos|tan|cot|sec|csc)(?:\^\{{?2\}}?)?(?:{_NAME}|\\angle\{{?[A-Z]{{1,3}}\}}?))"
+    rf"|\\(?:sin|cos|tan|cot|sec|csc)(?:\^\{{?2\}}?)?(?:{_NAME}|\\angle\{{?[A-Z]{{1,3}}\}}?)"
+    rf"|[A-Za-z]\^\{{-1\}}\([A-Za-z0-9]*\)|[A-Z][a-z]{{2,12}})"  # f^{-1}(x); Area, Perimeter
 )
 _LABEL_RE = re.compile(
     rf"{_LABEL_ATOM}|\(?{_LABEL_ATOM}\)?/\(?{_LABEL_ATOM}\)?|\\frac\{{{_LABEL_ATOM}\}}\{{{_LABEL_ATOM}\}}"
@@ -1790,6 +1791,10 @@ def _prepare(raw: str) -> Prepared:
         return Prepared(text, key, None, f"refused: {e}", textual)
     if _bare_words(tree):  # no, Evelyn, north: words, never products of symbols (n*o == o*n)
         textual = True
+    elif textual and isinstance(tree, Eq) and _is_label(tree.lhs) and isinstance(tree.rhs, Leaf) and all(
+        t.kind != "ident" or len(t.text) == 1 for t in tree.rhs.toks
+    ):
+        textual = False  # \text{Area} = 12: the word is the label, the value is math
     return Prepared(text, key, tree, "", textual)
 
 
