@@ -502,3 +502,14 @@ def test_forged_argument_updates_are_tampering(fast, mut):
     tests = {"asserts": "a = [3]\nf(a)\nassert f is not None and len(a) == 1\nassert f() == 1\n"}
     out = fast.score(fenced(FORGED_MUTATION.replace("{MUT}", mut)), tests=tests)
     assert out.reward == -1.0 and out.label == "harness_tampered", (mut, out.details)
+
+
+@pytest.mark.parametrize("tests", ["from solution import add\nassert add(1, 2) == 3\n",
+                                   "import solution\nassert solution.add(1, 2) == 3\n",
+                                   "from solution import *\nassert add(1, 2) == 3\n"])
+def test_suites_that_import_the_solution_module_see_the_program(fast, tests):
+    # R3-2: `from solution import add` raised ModuleNotFoundError in the tests' sandbox, so an
+    # honest program failed; a wrong one must still fail
+    assert fast.score(fenced("def add(a, b):\n    return a + b\n"), tests={"asserts": tests}).label == "passed"
+    out = fast.score(fenced("def add(a, b):\n    return 0\n"), tests={"asserts": tests})
+    assert out.reward == -1.0 and out.label == "wrong_answer", out.details

@@ -194,6 +194,10 @@ def drop_privileges(libc, ctypes):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (lim["nproc"], lim["nproc"]))
     resource.setrlimit(resource.RLIMIT_AS, (lim["as"], lim["as"]))
+    # never inherited from the caller: a raised RTPRIO would let a busy loop run SCHED_FIFO and
+    # starve the supervisor and the caller; a raised NICE, run ahead of them
+    resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
 
 
 def fallback_fence(workdir):

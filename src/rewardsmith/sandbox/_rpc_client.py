@@ -246,6 +246,11 @@ def _bind_names(names):
             raise
         except Exception:  # noqa: BLE001
             pass
+    # `from solution import f` / `import solution` (suites written against a solution.py file)
+    # get the same proxies: before round 3 an honest program failed such a suite
+    solution = type(sys)("solution")
+    solution.__dict__.update(ns)
+    sys.modules["solution"] = solution
     ns["__name__"] = "__main__"  # a script's `if __name__ == "__main__":` block runs
     ns["__builtins__"] = builtins  # this process's own, whatever the program sent
     return ns
