@@ -278,6 +278,15 @@ def test_words_inside_structures_are_text_too(pred, gold):
     assert verify_math(gold, gold).equal and verify_math(pred.upper(), pred).equal
 
 
+@pytest.mark.parametrize(
+    "pred, gold, equal",
+    [("\\text{No solution}", "\\emptyset", True), ("\\emptyset", "\\text{none}", True),
+     ("\\text{No solution}", "0", False), ("0", "\\text{no solution}", False), ("\\text{some}", "\\emptyset", False)],
+)
+def test_no_solution_is_the_empty_set(pred, gold, equal):
+    assert verify_math(pred, gold).equal is equal
+
+
 def test_words_compare_as_text_and_an_unreadable_gold_never_drops_the_row():
     for pred, gold, eq in [("on", "no", False), ("No", "no", True), ("south", "north", False),
                            ("North", "north", True), ("42", "north", False), ("1:15", "3:45", False),

@@ -66,6 +66,17 @@ def _check_timeout(timeout) -> float:
     return float(timeout)
 
 
+_EMPTY = frozenset(
+    {"nosolution", "nosolutions", "norealsolution", "norealsolutions", "norealroots", "noroots", "none",
+     "\\emptyset", "\\{\\}", "emptyset", "theemptyset", "doesnotexist", "dne"}
+)
+
+
+def _empty_answer(key: str) -> bool:
+    """``no solution``, ``\\text{None}``, ``\\emptyset``: the answer that nothing satisfies."""
+    return "".join(key.lower().split()).rstrip(".") in _EMPTY
+
+
 def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Verdict:
     """Is the extracted answer ``pred`` mathematically equal to ``gold``? (see module doc)
 
@@ -92,7 +103,7 @@ def verify_math(pred: str | None, gold: str, timeout: float | None = None) -> Ve
         return Verdict(eq, "equal" if eq else "not_equal", f"gold is not readable as math ({gp.error}): compared as text", "exact")
     if gp.textual or pp.textual or is_time(gp.key):  # \text{ABC} is a word, not the product
         # A*B*C; a gold 3:45 is a time, so 1:15 (the same ratio) is not it
-        eq = gp.key.lower() == pp.key.lower()
+        eq = gp.key.lower() == pp.key.lower() or (_empty_answer(gp.key) and _empty_answer(pp.key))
         return Verdict(eq, "equal" if eq else "not_equal", "text answers compared as text", "exact")
     if pp.tree is None:
         return Verdict(False, "parse_error", f"prediction: {pp.error}", "exact")
