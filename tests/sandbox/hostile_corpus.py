@@ -138,4 +138,8 @@ GRADING: dict[str, tuple[str, str, str | None]] = {
     # 7: a lone surrogate crashed the harness (unscored); as a value it must simply be wrong
     "surrogate_return": ("def f(x):\n    return chr(0xDC80)\n", "assert f(1) == 'x'\n", None),
     "surrogate_in_source": ("def f(x):\n    return '\udc80'\n", "assert f(1) == 'x'\n", None),
+    # red-team round 3: the tests' arguments crossed as copies, so sorting the input in place
+    # passed a test that the input must not change
+    "mutate_the_input": ("def f(a):\n    a.sort()\n    return a\n",
+                         "a = [3, 1, 2]\nassert f(a) == [1, 2, 3]\nassert a == [3, 1, 2]\n", None),
 }
