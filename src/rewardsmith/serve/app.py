@@ -190,7 +190,7 @@ def create_app(cfg: ServeConfig | None = None, *, start: bool = True) -> FastAPI
                 code = 503
                 return _error(503, "server: shutting down; send the request to another replica", {"Retry-After": "1"})
             try:
-                results = await st.service.run(req.texts, req.golds, req.fields, deadline)
+                results = await st.service.run(req.texts, req.golds, req.fields, deadline, details=req.details)
             except QueueFull as exc:
                 m.errors.labels("queue_full").inc()
                 code = 429

@@ -56,11 +56,12 @@ class Job:
     """One request's rows and their results (filled by the dispatcher threads)."""
 
     __slots__ = ("texts", "golds", "fields", "results", "remaining", "deadline", "cancelled",
-                 "_done", "_lock", "_callback", "error", "submitted", "chunks")
+                 "_done", "_lock", "_callback", "error", "submitted", "chunks", "details")
 
     def __init__(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],
-                 deadline: float | None) -> None:
+                 deadline: float | None, details: bool = True) -> None:
         self.texts, self.golds, self.fields = texts, golds, fields
+        self.details = details  # False: only the label and the verdict's label and score come back
         self.results: list[Result | None] = [None] * len(texts)
         self.remaining = len(texts)
         self.deadline = deadline
@@ -188,10 +189,11 @@ class ScoringService:
 
     # ------------------------------------------------------------------ submit
     def submit(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],
-               deadline: float | None = None, callback: Callable[[], None] | None = None) -> Job:
+               deadline: float | None = None, callback: Callable[[], None] | None = None,
+               details: bool = True) -> Job:
         """Accept a job (or raise :class:`QueueFull` / :class:`ServiceClosed`) and queue its chunks;
         ``callback`` is called (from a dispatcher thread) once every row is done."""
-        job = Job(texts, golds, fields, deadline)
+        job = Job(texts, golds, fields, deadline, details)
         job._callback = callback
         n = len(texts)
         with self._lock:
@@ -218,7 +220,7 @@ class ScoringService:
         return job
 
     async def run(self, texts: Sequence[str], golds: Sequence[Any], fields: Sequence[dict],
-                  deadline: float | None = None) -> list[Result]:
+                  deadline: float | None = None, details: bool = True) -> list[Result]:
         """Submit and await a job from the event loop; the loop never scores."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
@@ -226,7 +228,7 @@ class ScoringService:
         def done() -> None:
             loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
 
-        job = self.submit(texts, golds, fields, deadline, callback=done)
+        job = self.submit(texts, golds, fields, deadline, callback=done, details=details)
         try:
             if deadline is None:
                 await fut
@@ -291,7 +293,7 @@ class ScoringService:
         golds = [job.golds[i] for i in idx]
         fields = [job.fields[i] for i in idx]
         out = pool.run(texts, golds, fields, verify_timeout=self.verify_timeout,
-                       hard_timeout=self.hard_timeout, chunk_size=len(idx))
+                       hard_timeout=self.hard_timeout, chunk_size=len(idx), slim=not job.details)
         # rows whose worker died under them: once more on a fresh worker (a worker killed from
         # outside must not cost a row its reward; a row that kills its worker again keeps 'error')
         again = [k for k, r in enumerate(out)
@@ -300,7 +302,7 @@ class ScoringService:
             self.restarts += 1
             redo = pool.run([texts[k] for k in again], [golds[k] for k in again], [fields[k] for k in again],
                             verify_timeout=self.verify_timeout, hard_timeout=self.hard_timeout,
-                            chunk_size=len(again))
+                            chunk_size=len(again), slim=not job.details)
             for k, r in zip(again, redo):
                 out[k] = r
         for i, r in zip(idx, out):
