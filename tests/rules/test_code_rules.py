@@ -315,6 +315,25 @@ def test_float_normalization_compares_integers_exactly():
     assert compare_output("0.1000000001\n", "0.1\n", "float")
 
 
+@pytest.mark.parametrize("got, expected, equal", [
+    ("1000000.0", "1000001", False), ("1e6", "1000001", False), ("1000001.0", "1000001", True),  # R3-3
+    ("2.9999999", "3", True), ("3.4", "3", False), ("1000000000000.000122", "1000000000000", True),
+    ("1" * 5000, "7", False), ("1" * 5000, "1" * 4999 + "2", False), ("1" * 5000 + ".0", "1" * 5000, True),  # R3-4
+    ("1e999999999", "5", False), ("nan", "5", False), ("inf", "5", False), ("-0", "0", True),
+])
+def test_float_tokens_against_an_integer_need_that_integer(got, expected, equal):
+    # R3-3: a float-looking token ("1000000.0", "1e6") slipped past the integers-exactly rule and
+    # was paid for 1000001; R3-4: int() raised on a 5,000-digit token, and the row went unscored
+    assert compare_output(got + "\n", expected + "\n", "float") is equal
+
+
+def test_a_huge_integer_output_is_a_wrong_answer_not_an_unscored_row(fast):
+    tests = {"test_cases": [{"input": "", "output": "1000001\n"}], "normalize": "float"}
+    for program in ("print('1' * 5000)\n", "print('1000000.0')\n"):
+        out = fast.score(fenced(program), tests=tests)
+        assert out.reward == -1.0 and out.label == "wrong_answer", (program, out.details)
+
+
 # ---------------------------------------------------------------- issue 12: the whole test module runs
 # Finding 1: the tester recorded only top-level asserts and check() calls; an assert in a loop, an
 # if/with block or a helper was dropped, and `def f(x): return 2` scored +1. Each layout below has

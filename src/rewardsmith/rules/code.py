@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Any, Mapping
 
 from rewardsmith.rules.checks import AnswerCheck, CheckResult, register_check
@@ -214,14 +215,25 @@ def _norm_lines(text: str, mode: str) -> list:
     return lines
 
 
-_INT_TOKEN = re.compile(r"[+-]?\d+")
+_INT_TOKEN = re.compile(r"[+-]?[0-9]+")
 
 
 def _float_eq(a: str, b: str) -> bool:
+    """Token ``a`` (the program's) equals ``b`` (expected) as a number: within 1e-6 relative or
+    absolute, and when ``b`` is an integer, ``a``'s nearest integer must be exactly ``b`` (so
+    ``1000000.0`` or ``1e6`` is not ``1000001``, while ``2.9999999`` is ``3``). Integers are read
+    as ``Decimal``: exact at any length (``int()`` raised on a 5,000-digit token, an unscored row)."""
     if a == b:
         return True
-    if _INT_TOKEN.fullmatch(a) and _INT_TOKEN.fullmatch(b):  # 1000001 is not 1000000 within 1e-6
-        return int(a) == int(b)
+    if _INT_TOKEN.fullmatch(b):
+        try:
+            got, want = Decimal(a), Decimal(b)
+            if not got.is_finite():
+                return False
+            tol = max(Decimal("1e-6"), Decimal("1e-6") * abs(want))
+            return got.to_integral_value() == want and abs(got - want) <= tol
+        except (InvalidOperation, DecimalException, ValueError):
+            return False
     try:
         x, y = float(a), float(b)
     except ValueError:
