@@ -285,6 +285,19 @@ def distill(data: LabeledData, proba: np.ndarray, names: Sequence[str], threshol
     (``fit_graders``). Held-out metrics measure agreement with the judge, not with people."""
     labeled = judge_labeled(data, proba, names, threshold)
     config = config or FitConfig()
+    # a proposition the judge calls the same way on every row has nothing to teach a classifier
+    constant = [n for j, n in enumerate(labeled.propositions)
+                if labeled.labels[:, j].all() or not labeled.labels[:, j].any()]
+    keep = [j for j, n in enumerate(labeled.propositions) if n not in constant]
+    if not keep:
+        raise ValueError(f"{data.source}: the judge gives every proposition one verdict on every "
+                         f"row (threshold {threshold}); nothing to distill")
+    labeled = LabeledData(labeled.rows, labeled.texts, labeled.labels[:, keep],
+                          [labeled.propositions[j] for j in keep], labeled.prompt_ids,
+                          labeled.rank_classes, labeled.source)
     if labeled.rank_classes is not None:
-        return fit_all(labeled, base=base, config=config, base_spec=base_spec)
-    return fit_graders(labeled, config.grader, seed=config.seed)
+        fitted, report = fit_all(labeled, base=base, config=config, base_spec=base_spec)
+    else:
+        fitted, report = fit_graders(labeled, config.grader, seed=config.seed)
+    report["dropped_constant_propositions"] = constant
+    return fitted, report
