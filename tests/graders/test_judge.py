@@ -268,8 +268,10 @@ def test_local_judge_on_smollm2_reads_real_probabilities():
             logp = torch.log_softmax(be.model(input_ids=ids).logits[0, -1].float(), -1)
         ref = torch.sigmoid(torch.logsumexp(logp[be.yes_ids], -1) - torch.logsumexp(logp[be.no_ids], -1))
         assert got == pytest.approx(float(ref), abs=2e-3)
-    # the worked answer shows more reasoning than the bare number, even to a 135M judge
-    assert p[0, 0] > p[1, 0]
+    # the judge reads the response: two different responses get different numbers. (It does not
+    # order them right: measured 0.25 for the worked answer vs 0.31 for the bare "85" without
+    # few-shot; the 135M judge is that weak, see docs/judge.md.)
+    assert abs(p[0, 0] - p[1, 0]) > 1e-3
 
 
 def _free_port() -> int:
