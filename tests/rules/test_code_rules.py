@@ -532,3 +532,22 @@ def test_suites_that_import_the_solution_module_see_the_program(fast, tests):
     assert fast.score(fenced("def add(a, b):\n    return a + b\n"), tests={"asserts": tests}).label == "passed"
     out = fast.score(fenced("def add(a, b):\n    return 0\n"), tests={"asserts": tests})
     assert out.reward == -1.0 and out.label == "wrong_answer", out.details
+
+
+@pytest.mark.parametrize("partial, tests", [
+    (True, json.dumps([{"input": "", "output": "1\n"}] * 8)),
+    (False, {"asserts": "assert f(1) == 2\nassert f(2) == 3\nassert f(3) == 4\n"}),
+])
+def test_a_slow_program_is_scored_within_the_verifier_timeout(partial, tests):
+    # R3-5: the check ignored the verifier's timeout: 8 sleeping stdin/stdout cases under
+    # code-partial (or an assert suite's 11 s budget) ran past the batch's hard limit, and the
+    # row went unscored (NaN) instead of failing
+    import time
+
+    rules = code_rules(partial=partial, timeout=3.0)
+    sleeper = fenced("import time\ntime.sleep(60)\ndef f(x):\n    return x + 1\n")
+    start = time.monotonic()
+    batch = rules.score_batch([sleeper], fields=[{"tests": tests}], workers=1, timeout=6.0)
+    assert batch.labels == ["timeout"]
+    assert batch.rewards.tolist() == [0.0 if partial else -1.0]  # scored, not NaN
+    assert time.monotonic() - start < 30.0

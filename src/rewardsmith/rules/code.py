@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Any, Mapping
 
@@ -215,6 +216,8 @@ def _norm_lines(text: str, mode: str) -> list:
     return lines
 
 
+_CHECK_MARGIN_S = 1.5  # a sandbox's start and teardown, under load, beyond its own timeout
+_MIN_CASE_S = 0.2  # no case starts with less time than this
 _INT_TOKEN = re.compile(r"[+-]?[0-9]+")
 
 
@@ -301,30 +304,44 @@ class CodeCheck(AnswerCheck):
         code = extract_code(text, self.language)
         if code is None or not code.strip():
             return CheckResult(False, "no_code", "no code block or <answer> found", score=0.0, path="extract")
+        # The whole check ends within the verifier's timeout (the engine's hard limit is never
+        # less): a slow program's remaining cases count as timeouts, a scored failure. Before
+        # red-team round 3, 8 cases of `time.sleep` under code-partial ran past it and the row
+        # went unscored (NaN).
+        deadline = time.monotonic() + timeout if isinstance(timeout, (int, float)) and 0 < timeout < math.inf else None
         if tests["kind"] == "io":
-            return self._io(code, tests)
-        return self._asserts(code, tests)
+            return self._io(code, tests, deadline)
+        return self._asserts(code, tests, deadline)
 
-    def _io(self, code: str, tests: dict) -> CheckResult:
+    def _io(self, code: str, tests: dict, deadline: float | None = None) -> CheckResult:
         from rewardsmith import sandbox
 
         normalize = self.normalize if tests["normalize"] == "lines" and self.normalize else tests["normalize"]
         outcomes: list[str] = []
         containment = None
         for inp, out in tests["cases"]:
-            res = sandbox.run(code, stdin=inp, timeout=self.timeout, memory_mb=self.memory_mb,
+            limit = self.timeout
+            if deadline is not None:
+                limit = min(limit, deadline - time.monotonic() - _CHECK_MARGIN_S)
+                if limit < _MIN_CASE_S:
+                    break
+            res = sandbox.run(code, stdin=inp, timeout=limit, memory_mb=self.memory_mb,
                               max_output=max(1_000_000, 2 * len(out.encode()) + 4096))
             containment = res.containment.get("mode")
             outcomes.append(_io_outcome(res, out, normalize))
             if outcomes[-1] == "compile_error" or (self.stop_on_failure and outcomes[-1] != "passed"):
                 break
-        outcomes += ["not_run"] * (len(tests["cases"]) - len(outcomes))
+        rest = len(tests["cases"]) - len(outcomes)
+        stopped = outcomes and (outcomes[-1] == "compile_error" or (self.stop_on_failure and outcomes[-1] != "passed"))
+        outcomes += ["not_run" if stopped else "timeout"] * rest  # out of time: the program's doing
         return _verdict(outcomes, path="stdin_stdout", details={"sandbox": containment})
 
-    def _asserts(self, code: str, tests: dict) -> CheckResult:
+    def _asserts(self, code: str, tests: dict, deadline: float | None = None) -> CheckResult:
         from rewardsmith.sandbox.testing import run_tests
 
         budget = min(self.timeout * max(tests["n"], 1), self.timeout + 30.0)
+        if deadline is not None:  # the tests' sandbox gets 2 s more than the program's
+            budget = max(min(budget, deadline - time.monotonic() - _CHECK_MARGIN_S - 2.0), _MIN_CASE_S)
         tr = run_tests(code, tests["source"], entry_point=tests["entry_point"], timeout=budget,
                        memory_mb=self.memory_mb)
         details = {"sandbox": tr.program.containment.get("mode"), "event": tr.event}
