@@ -7,10 +7,9 @@ import threading
 import time
 
 import httpx
-import numpy as np
 import pytest
 
-from serve_helpers import ServerProcess, make_rows
+from serve_helpers import ServerProcess
 
 TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "5 7\n", "output": "12\n"}]
 GOOD = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
@@ -94,14 +93,14 @@ def test_disk_filling_rows_leave_host_disk_and_others_intact(code_server):
 
 @pytest.mark.slow
 def test_sigterm_under_load_answers_every_accepted_request():
-    from rewardsmith.rules import load_rules
-
-    srv = ServerProcess("--rules", "seed-tiered", "--workers", "2", "--queue-size", "32")
+    """SIGTERM with 6 accepted requests whose rows take 1.5 s of wall time each (a sleeping
+    program: the timing holds however loaded the machine is): every one is answered in full,
+    the server exits 0 and no longer accepts."""
+    srv = ServerProcess("--rules", "code", "--workers", "2", "--queue-size", "32", "--chunk-rows", "1")
     try:
         srv.wait_ready()
-        rows = make_rows(500, seed=5, tag="term-")
-        b = load_rules("seed-tiered").score_batch([r["completion"] for r in rows], [r["answer"] for r in rows],
-                                                  workers=0)
+        slow = "```python\nimport time\ntime.sleep(1.5)\na, b = map(int, input().split())\nprint(a + b)\n```"
+        rows = [{"completion": slow, "tests": TESTS[:1]}, {"completion": WRONG, "tests": TESTS[:1]}]
         n_req = 6
         out: list = [None] * n_req
 
@@ -121,16 +120,14 @@ def test_sigterm_under_load_answers_every_accepted_request():
                 break
             time.sleep(0.02)
         assert q == n_req, f"only {q} of {n_req} requests were accepted"
+        assert not any(out), "a request finished before all were accepted"
         t0 = time.monotonic()
         srv.proc.terminate()  # SIGTERM with every request accepted and most not yet scored
         for t in threads:
             t.join(120)
         for k, r in enumerate(out):
             assert isinstance(r, httpx.Response) and r.status_code == 200, (k, r)
-            res = r.json()["results"]
-            assert len(res) == len(rows)
-            assert [x["label"] for x in res] == b.labels
-            np.testing.assert_array_equal([x["reward"] for x in res], b.rewards)
+            assert [x["label"] for x in r.json()["results"]] == ["passed", "wrong_answer"]
         assert srv.proc.wait(60) == 0
         assert time.monotonic() - t0 < 60
         with pytest.raises(httpx.ConnectError):  # it no longer accepts
