@@ -453,6 +453,7 @@ def judge_cmd(
     data: Path = typer.Option(..., "--data", help=".jsonl/.parquet with a text (or completion) column and optionally a prompt column."),
     out: Path = typer.Option(..., "--out", help="Output .jsonl/.parquet: the input rows plus p_<proposition> columns; OUT.judge.json describes the judge."),
     propositions: Optional[Path] = typer.Option(None, "--propositions", help="Propositions YAML (default: the shipped task-agnostic set)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated proposition names to judge (default: all in the file)."),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="Completion column (default: text, then completion)."),
     prompt_column: Optional[str] = typer.Option("prompt", "--prompt-column", help="Prompt column ('' for none; the judge then sees no question)."),
     few_shot: bool = typer.Option(True, "--few-shot/--no-few-shot", help="Show each proposition's examples to the judge."),
@@ -490,6 +491,10 @@ def judge_cmd(
                              "model": server_model} if model.startswith(("http://", "https://"))
                             else {"batch_size": batch_size, "device": device})
     try:
+        if only:
+            from rewardsmith.graders.judge_propositions import load_propositions
+
+            propositions = load_propositions(propositions, [n.strip() for n in only.split(",") if n.strip()])
         judge = LLMJudge(model, propositions, few_shot=few_shot, max_chars=max_chars,
                          cache=cache if cache is not None else True, **opts)
     except ValueError as exc:
