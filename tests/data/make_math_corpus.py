@@ -248,7 +248,7 @@ FORMS_HAND = [
     ("0.67 \\approx \\frac23", "\\frac23", False, "hack_approx"),
     ("\\frac{2}{3} \\approx 0.68", "\\frac23", False, "hack_approx"),
     ("\\sqrt{2} \\approx 1.414", "\\sqrt{2}", True, "hack_approx"),
-    ("\\frac{2}{3} \\approx 0.67", "0.67", True, "hack_approx"),
+    ("\\frac{2}{3} \\approx 0.67", "0.67", False, "hack_approx"),  # a chain is its first member: 2/3 is not 0.67
     ("999.7 \\approx 1000", "999.7", True, "hack_approx"),
     ("\\ln 2 \\approx 0.693", "\\ln 2", True, "hack_approx"),
     ("\\ln 2 \\approx 0.8", "\\ln 2", False, "hack_approx"),

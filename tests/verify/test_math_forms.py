@@ -105,7 +105,7 @@ CHAINS = [
     ("6\\cdot 7=42", "42", True), ("6\\cdot 7=41", "41", False),
     ("42 = 6\\cdot 7", "42", True), ("x = 41 = 42", "42", False),
     ("\\frac{2}{3} \\approx 0.67", "\\frac23", True), ("\\frac{2}{3} \\approx 0.68", "\\frac23", False),
-    ("\\frac{2}{3} \\approx 0.67", "0.67", True), ("\\frac{2}{3} \\approx 0.67", "0.68", False),
+    ("\\frac{2}{3} \\approx 0.67", "0.67", False), ("\\frac{2}{3} \\approx 0.67", "0.68", False),  # as 2/3 vs 0.67
     ("x \\approx 0.67", "0.67", True), ("x \\approx 0.67", "\\frac23", False),  # a short decimal
     ("\\sqrt{2} \\approx 1.414", "\\sqrt{2}", True), ("\\sqrt{2} \\approx 1.5", "\\sqrt{2}", False),
     ("\\ln 2 \\approx 0.693", "\\ln 2", True), ("\\ln 2 \\approx 0.8", "\\ln 2", False),

@@ -1,0 +1,49 @@
+"""Red team round 3 (/work/redteam/math.md): wrong answers that were paid +1, each hack beside the
+honest answer, and right answers that were refused. Each case failed before its fix."""
+
+import pytest
+
+from rewardsmith.rules import load_rules
+from rewardsmith.verify import verify_math
+
+SEED = load_rules("seed-tiered")
+
+
+def _eq(pred, gold):
+    return verify_math(pred, gold, timeout=10).equal
+
+
+def _score(pred, gold, rules=SEED):
+    return rules.score(f"<think>x</think><answer>{pred}</answer>", gold)
+
+
+# 1-TOP: "v \approx round(v)" hedged every near miss onto a decimal gold. A chain's value is its
+# first member, compared by the decimal rule like any other value.
+APPROX_HEDGES = [
+    ("0.46 \\approx 0.5", "0.5", "0.5"),
+    ("\\frac{5}{11}\\approx 0.5", "\\frac12 \\approx 0.5", "0.5"),
+    ("\\frac13\\approx0.3", "0.3", "0.3"),
+    ("12.46 \\approx 12.5", "12.5", "12.5"),
+    ("x = 0.46 \\approx 0.5", "x = 0.5", "0.5"),
+    ("0.96 \\approx 1.0", "1.0 \\approx 1", "1.0"),
+    ("-0.46 \\approx -0.5", "-0.5", "-0.5"),
+    ("\\frac{5}{11} \\approx 0.45 \\approx 0.5", "\\frac{1}{2} \\approx 0.5", "0.5"),
+    ("0.46 \\approx 0.5, 0.7", "0.5, 0.7", "0.5, 0.7"),
+    ("(0.46 \\approx 0.5, 2)", "(0.5, 2)", "(0.5, 2)"),
+    ("\\frac23 \\approx 0.67", "0.67", "0.67"),  # exactly as 2/3 vs 0.67: a short decimal
+    ("0.67", "\\frac23 \\approx 0.67", "\\frac23"),
+]
+
+
+@pytest.mark.parametrize("hack, honest, gold", APPROX_HEDGES)
+def test_an_approximation_is_its_first_member(hack, honest, gold):
+    assert not _eq(hack, gold), hack
+    assert _score(hack, gold).reward < 0, hack
+    assert _eq(honest, gold), honest
+
+
+def test_approximation_chains_still_equal_their_exact_value():
+    assert _eq("\\frac23 \\approx 0.67", "\\frac23")
+    assert _eq("(\\frac23 \\approx 0.67, 2)", "(\\frac23, 2)")  # once refused: infinite recursion
+    assert not _eq("(\\frac23 \\approx 0.68, 2)", "(\\frac23, 2)")  # a false link
+    assert _eq("\\frac13 \\approx 0.333333", "0.333333")  # 6 digits: the decimal rule
