@@ -146,3 +146,37 @@ def test_hostile_corpus_with_unprivileged_caller():
         thread.join(2)
         listener.close()
         shutil.rmtree(outside, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_the_callers_home_is_hidden_from_the_program():
+    """Red-team round 3: in ``userns`` the program runs as the caller's own uid, so every file the
+    caller may read was readable, including a 0600 token in its home (``~/.netrc``, a hub token).
+    The caller's home is now covered by an empty tmpfs in the run's mount namespace."""
+    reason = _can_run_as_nobody()
+    if reason:
+        pytest.skip(reason)
+    secret = "rs-home-secret-" + secrets.token_hex(8)
+    home = Path(tempfile.mkdtemp(prefix="rs-home-", dir="/var/tmp"))
+    try:
+        token = home / ".netrc"
+        token.write_text(secret)
+        for p in (home, token):
+            os.chown(p, 65534, 65534)
+        os.chmod(home, 0o700)
+        os.chmod(token, 0o600)
+        program = (f"try:\n    print(open({str(token)!r}).read())\nexcept OSError as e:\n"
+                   "    print('hidden', e.errno)\n")
+        script = (f"import sys, json\nsys.path.insert(0, {SRC!r})\nfrom rewardsmith import sandbox\n"
+                  f"r = sandbox.run({program!r}, timeout=5.0, mode='userns')\n"
+                  f"print(json.dumps([r.containment['mode'], r.status, r.stdout]))\n")
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON,
+                              "-c", script], capture_output=True, text=True, timeout=120, cwd="/",
+                             env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+        rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("[")]
+        assert rows, out.stderr[-2000:]
+        assert any(mode == "userns" for mode, _, _ in rows), rows
+        for mode, status, stdout in rows:
+            assert status == "ok" and secret not in stdout and "hidden" in stdout, (mode, stdout)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

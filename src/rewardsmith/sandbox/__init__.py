@@ -272,6 +272,32 @@ def _expose_paths(python: str) -> list[str]:
     return _expose_cache[python]
 
 
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt", "/var", "/proc", "/dev",
+                "/sys", "/tmp", "/run")
+
+
+def _caller_homes() -> list[str]:
+    """The caller's home and runtime dirs, covered by an empty tmpfs in ``userns`` runs: there the
+    program has the caller's own uid and could read every private file in them. A dir that holds
+    a system dir (``HOME=/``) is left alone."""
+    candidates = [os.environ.get("HOME"), os.environ.get("XDG_RUNTIME_DIR"), f"/run/user/{os.getuid()}"]
+    try:
+        import pwd
+
+        candidates.append(pwd.getpwuid(os.getuid()).pw_dir)
+    except (KeyError, ImportError):
+        pass
+    out: list[str] = []
+    for p in candidates:
+        if not p or not os.path.isabs(p):
+            continue
+        real = os.path.realpath(p)
+        if (os.path.isdir(real) and real not in out and real not in _SYSTEM_DIRS
+                and not any(s.startswith(real.rstrip("/") + "/") for s in _SYSTEM_DIRS)):
+            out.append(real)
+    return out
+
+
 def _kill_group_except(pgid: int) -> None:
     """SIGKILL every process in process group ``pgid`` except its leader (the supervisor)."""
     for entry in os.scandir("/proc"):
@@ -650,6 +676,7 @@ def _run_in(hostdir, code, stdin, files, argv, pass_fds, cfg: SandboxConfig, mod
         "tmpfs_mb": cfg.tmpfs_mb,
         "pass_fds": pass_fds,
         "expose": _expose_paths(python),
+        "mask": _caller_homes() if mode == "userns" else [],
         "limits": {
             "cpu_s": int(math.ceil(cfg.cpu_time if cfg.cpu_time is not None else cfg.timeout)),
             "as": cfg.memory_mb * 1024 * 1024,

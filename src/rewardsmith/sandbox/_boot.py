@@ -81,6 +81,12 @@ def expose_hidden(libc, ctypes):
     bind the needed dirs back, read-only.
     """
     hidden = {}
+    # In userns the program has the caller's own uid: the caller's home (and runtime dir) is
+    # covered too, or every private file in it (~/.netrc, a hub token) was readable (red-team
+    # round 3). The interpreter's dirs under it are bound back; the home itself never is.
+    masks = [m for m in CFG.get("mask", []) if os.path.isdir(m)]
+    for m in masks:
+        hidden[m] = [p for p in CFG.get("expose", []) if p.startswith(m + "/")]
     for path in CFG.get("expose", []):
         parts = path.strip("/").split("/")
         for i in range(1, len(parts)):
@@ -92,6 +98,8 @@ def expose_hidden(libc, ctypes):
             except OSError:
                 break
     for anc, paths in sorted(hidden.items(), key=lambda kv: len(kv[0])):
+        if not os.path.isdir(anc):  # a mask inside a dir already covered: hidden with it
+            continue
         fds = [(p, os.open(p, os.O_RDONLY | os.O_DIRECTORY)) for p in paths if os.path.isdir(p)]
         _mount(libc, ctypes, "tmpfs", anc, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
         for p, fd in fds:
