@@ -363,6 +363,13 @@ LAYOUTS = {
     "check_called": "def check(candidate):\n    assert candidate(3) == 4\ncheck(f)\n",
     "check_entry_point": "def check(candidate):\n    for i in range(3):\n        assert candidate(i) == i + 1\n",
     "exit_zero_at_end": "import sys\nassert f(1) == 2\nfor i in range(3):\n    assert f(i) == i + 1\nsys.exit(0)\n",
+    # red-team round 3 (R3-7): a TestCase subclass of the module's own TestCase, and one made in a
+    # block, were never run; the wrong solution passed on the rest
+    "unittest_subclass": ("import unittest\nclass Base(unittest.TestCase):\n    def test_small(self):\n"
+                          "        self.assertEqual(f(1), 2)\nclass Big(Base):\n    def test_big(self):\n"
+                          "        self.assertEqual(f(3), 4)\n"),
+    "unittest_in_block": ("import unittest\nif True:\n    class T(unittest.TestCase):\n        def test_a(self):\n"
+                          "            self.assertEqual(f(3), 4)\nassert f(1) == 2\n"),
 }
 
 

@@ -56,16 +56,24 @@ def _yields(func):
 
 
 def _testcase_classes(tree):
-    """Top-level classes whose bases name ``TestCase`` (``unittest.TestCase`` or imported)."""
-    out = []
-    for s in tree.body:
-        if isinstance(s, ast.ClassDef):
-            for b in s.bases:
+    """Top-level classes whose bases name ``TestCase`` (``unittest.TestCase`` or imported), or
+    another such class of the module (red-team round 3: ``class T(Base)`` with ``Base`` a
+    ``TestCase`` was never run, and a wrong solution passed on ``Base``'s tests alone)."""
+    classes = [s for s in tree.body if isinstance(s, ast.ClassDef)]
+    found = set()
+    changed = True
+    while changed:
+        changed = False
+        for c in classes:
+            if c.name in found:
+                continue
+            for b in c.bases:
                 name = b.attr if isinstance(b, ast.Attribute) else b.id if isinstance(b, ast.Name) else ""
-                if name.endswith("TestCase"):
-                    out.append(s)
+                if name.endswith("TestCase") or name in found:
+                    found.add(c.name)
+                    changed = True
                     break
-    return out
+    return [c for c in classes if c.name in found]
 
 
 def plan(source, entry_point=None):
