@@ -368,6 +368,9 @@ LAYOUTS = {
     "unittest_subclass": ("import unittest\nclass Base(unittest.TestCase):\n    def test_small(self):\n"
                           "        self.assertEqual(f(1), 2)\nclass Big(Base):\n    def test_big(self):\n"
                           "        self.assertEqual(f(3), 4)\n"),
+    "pytest_class": ("class TestF:\n    def setup_method(self, method):\n        self.k = 3\n"
+                     "    def test_small(self):\n        assert f(1) == 2\n    def test_big(self):\n"
+                     "        assert f(self.k) == 4\nassert f(1) == 2\n"),
     "unittest_in_block": ("import unittest\nif True:\n    class T(unittest.TestCase):\n        def test_a(self):\n"
                           "            self.assertEqual(f(3), 4)\nassert f(1) == 2\n"),
 }
@@ -403,6 +406,7 @@ def test_exit_in_the_middle_of_the_tests_never_pays(fast):
     ("def test_g():\n    yield\n    assert f(1) == 2\n", "generator"),  # calling it runs no assert
     ("def _t():\n    yield\n    assert f(1) == 2\n_t()\n", "generator"),
     ("async def test_a():\n    assert f(1) == 2\n", "async"),
+    ("class TestF:\n    def test_a(self, tmp_path):\n        assert f(1) == 2\n", "takes arguments"),
 ])
 def test_a_suite_that_cannot_run_its_tests_is_an_error_not_a_pass(tests, match):
     with pytest.raises(ValueError, match=match):

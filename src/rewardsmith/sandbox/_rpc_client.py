@@ -306,6 +306,20 @@ def _run_unit(fn):
         return _broken[0] or classify(exc), _broken[0]
 
 
+def _run_pytest_method(cls, name):
+    """One method of a pytest-style test class, as pytest runs it: a fresh instance, with the
+    class's ``setup_method`` / ``teardown_method`` around it."""
+    inst = cls()
+    method = getattr(inst, name)
+    if hasattr(inst, "setup_method"):
+        inst.setup_method(method)
+    try:
+        method()
+    finally:
+        if hasattr(inst, "teardown_method"):
+            inst.teardown_method(method)
+
+
 def main():
     try:
         with open("tests.py", encoding="utf-8", errors="surrogatepass") as fh:
@@ -355,6 +369,9 @@ def main():
         extra.append(lambda: exec(call, ns))
     for name in the_plan["pytest"]:
         extra.append(lambda name=name: ns[name]())
+    for cname, methods in the_plan["pytest_classes"]:
+        for m in methods:
+            extra.append(lambda cname=cname, m=m: _run_pytest_method(ns[cname], m))
     for fn in extra:
         if stop is not None:
             results.append(stop)

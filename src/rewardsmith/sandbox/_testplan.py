@@ -10,7 +10,9 @@ written, every top-level statement in order, with ``__name__ == "__main__"`` (so
   (a top-level ``for`` / ``if`` / ``with`` / ``try`` of asserts is one test);
 * then ``check(<entry_point>)`` when the module defines ``check`` but never calls it (HumanEval);
 * then each top-level ``def test_*()`` the module never calls (pytest style; it must take no
-  arguments: fixtures are not supported);
+  arguments: fixtures are not supported), then each ``test*`` method of each top-level
+  ``class Test*:`` that is not a ``TestCase`` (a fresh instance per method, with its
+  ``setup_method`` / ``teardown_method``);
 * then each ``test*`` method of each ``unittest.TestCase`` subclass the module defines
   (``unittest.main()`` in the module is a no-op; the harness runs the cases itself).
 
@@ -127,9 +129,28 @@ def plan(source, entry_point=None):
     cases = _testcase_classes(tree)
     n_methods = sum(1 for c in cases for s in c.body
                     if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name.startswith("test"))
-    n = sum(t for t, _ in statements) + int(run_check) + len(pytest_names) + n_methods
+    # pytest-style classes (``class TestX:`` with ``def test_*(self)``): red-team round 3 found
+    # them never run, so a wrong solution passed on the module's other asserts
+    case_names = {c.name for c in cases}
+    pytest_classes = []
+    for c in tree.body:
+        if not isinstance(c, ast.ClassDef) or c.name in case_names or not c.name.startswith("Test"):
+            continue
+        methods = []
+        for f in c.body:
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name.startswith("test"):
+                a = f.args
+                required = len(a.posonlyargs) + len(a.args) - len(a.defaults) + sum(d is None for d in a.kw_defaults)
+                if required > 1 or isinstance(f, ast.AsyncFunctionDef):
+                    raise TestPlanError(f"tests: {c.name}.{f.name}() takes arguments or is async (pytest "
+                                        "fixtures or parametrize); expected plain test methods")
+                methods.append(f.name)
+        if methods:
+            pytest_classes.append([c.name, methods])
+    n = (sum(t for t, _ in statements) + int(run_check) + len(pytest_names) + n_methods
+         + sum(len(m) for _, m in pytest_classes))
     if n == 0:
         raise TestPlanError("tests: no test to run (no assert, no check(candidate) with an entry_point, "
                             "no test_* function, no unittest.TestCase)")
     return {"statements": statements, "check": run_check, "pytest": pytest_names,
-            "testcase": [c.name for c in cases], "n": n}
+            "pytest_classes": pytest_classes, "testcase": [c.name for c in cases], "n": n}
