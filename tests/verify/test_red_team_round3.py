@@ -47,3 +47,36 @@ def test_approximation_chains_still_equal_their_exact_value():
     assert _eq("(\\frac23 \\approx 0.67, 2)", "(\\frac23, 2)")  # once refused: infinite recursion
     assert not _eq("(\\frac23 \\approx 0.68, 2)", "(\\frac23, 2)")  # a false link
     assert _eq("\\frac13 \\approx 0.333333", "0.333333")  # 6 digits: the decimal rule
+
+
+# 1e: a function without parentheses took the whole following product or quotient as its argument
+# (\ln 2 \cdot 3 was ln 6). Its argument is now the factors side by side after it.
+FUNC_SCOPE = [  # (hack, gold it was paid for, honest answer for that gold)
+    ("\\ln 2 \\cdot 3", "\\ln 6", "\\ln 2 + \\ln 3"),
+    ("\\sin x / x", "\\sin 1", "\\sin(1)"),
+    ("\\ln 8/2", "\\ln 4", "2\\ln 2"),
+    ("\\cos x / 2", "\\cos(x/2)", "\\cos\\frac{x}{2}"),
+    ("\\sin 30^\\circ \\cdot 2", "\\sin 60^\\circ", "\\frac{\\sqrt3}{2}"),
+    ("\\ln x \\cdot 2", "\\ln(2x)", "\\ln 2 + \\ln x"),
+    ("\\exp x\\cdot 2", "e^{2x}", "\\exp(2x)"),
+    ("\\ln 2 \\ln 3", "\\ln(2\\ln 3)", "\\ln(2 \\ln 3)"),
+    ("\\cos x \\cdot \\sin x", "\\cos(x\\sin x)", "\\cos(x \\sin x)"),
+    ("\\sin^2 x \\cdot 2", "\\sin^2(2x)", "\\sin^2 (2x)"),
+]
+
+
+@pytest.mark.parametrize("hack, gold, honest", FUNC_SCOPE)
+def test_a_braceless_function_argument_stops_at_an_operator(hack, gold, honest):
+    assert not _eq(hack, gold), hack
+    assert _score(hack, gold).reward < 0, hack
+    assert _eq(honest, gold), honest
+
+
+@pytest.mark.parametrize("pred, gold", [
+    ("\\ln 2 \\cdot 3", "3\\ln 2"), ("\\sin x / x", "\\frac{\\sin x}{x}"), ("\\ln 8 / \\ln 2", "3"),
+    ("\\log_2 8 / 3", "1"), ("2\\sin x\\cos x", "\\sin(2x)"), ("\\sin 2x", "2\\sin x \\cos x"),
+    ("\\sin x\\cos x", "\\frac{\\sin 2x}{2}"), ("\\sin x", "\\sin(x)"), ("\\ln 2", "\\ln(2)"),
+    ("\\sin \\pi x", "\\sin(\\pi x)"), ("\\sin x^2", "\\sin(x^2)"), ("\\sqrt{3}\\sin x\\cdot 2", "2\\sqrt3\\sin x"),
+])
+def test_braceless_functions_read_as_written(pred, gold):
+    assert _eq(pred, gold), pred

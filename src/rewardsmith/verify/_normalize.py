@@ -23,6 +23,7 @@ from __future__ import annotations
 import decimal
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -1522,6 +1523,8 @@ class _Atoms:
     def __init__(self, toks: tuple):
         self.t = toks
         self.inserts: list[int] = []
+        self.opens: list[int] = []  # a "(" before these tokens, a ")" after the closes
+        self.closes: list[int] = []
 
     def _match(self, k: int, end: int) -> int:
         """Index of the token closing the bracket at ``k`` (or ``end`` when unclosed)."""
@@ -1566,9 +1569,9 @@ class _Atoms:
             k += 1
             while k < end and self.t[k].text in ("^", "_"):
                 k = self._arg(k + 1, end)
-            if k < end and self.t[k].text not in _SEPARATORS_OP:
-                k = self.atom(k, end)
-            return k
+            if k < end and self.t[k].text == "(":
+                return self.atom(k, end)  # \sin(x): the group is the argument
+            return self._func_arg(k, end)
         elif t.kind == "cmd" and t.text not in ("\\pi", "\\infty"):
             k += 1  # a command the table does not know: its brace groups are its arguments
             while k < end and self.t[k].text == "{":
@@ -1586,6 +1589,25 @@ class _Atoms:
                 k += 1
             else:
                 break
+        return k
+
+    def _func_arg(self, k: int, end: int) -> int:
+        """A brace-less function argument: the factors side by side after it, up to an operator
+        or another function (``\\sin 2x`` is sin(2x), ``\\sin x \\cos x`` is sin(x)cos(x),
+        ``\\ln 2 \\cdot 3`` is 3 ln 2, ``\\sin x / x`` is sin(x)/x). It gets explicit parentheses:
+        the grammar would take the whole following product or quotient as the argument."""
+        start, prev = k, None
+        while k < end and self.t[k].text not in _SEPARATORS_OP and self.t[k].text not in _PAIRS.values():
+            if self.t[k].text in _FUNCS:
+                break
+            nxt = self.atom(k, end)
+            call = self.t[k].text == "(" and prev == k - 1 and self.t[prev].kind == "ident"
+            if prev is not None and not call and not self._mixed(prev, k, nxt):
+                self.inserts.append(k)
+            prev, k = k, max(nxt, k + 1)
+        if k > start:
+            self.opens.append(start)
+            self.closes.append(k - 1)
         return k
 
     def walk(self, k: int, end: int) -> None:
@@ -1624,6 +1646,7 @@ def sym_text(leaf: Leaf) -> str:
     if "\\begin" not in leaf.text:  # matrices keep their rows as written
         atoms.walk(0, len(toks))
     star = set(atoms.inserts)
+    opens, closes = Counter(atoms.opens), Counter(atoms.closes)
     base = toks[0].start
     text = leaf.text
     out: list[str] = []
@@ -1631,6 +1654,9 @@ def sym_text(leaf: Leaf) -> str:
     for k, t in enumerate(toks):
         if k in star:
             out.append(text[pos : t.start - base] + "*")
+            pos = t.start - base
+        if k in opens:
+            out.append(text[pos : t.start - base] + "(" * opens[k])
             pos = t.start - base
         if t.kind == "num" and ("." in t.text or "e" in t.text.lower()):
             try:
@@ -1643,6 +1669,9 @@ def sym_text(leaf: Leaf) -> str:
                     frac = "{" + frac + "}"
                 out.append(text[pos : t.start - base] + frac)
                 pos = t.end - base
+        if k in closes:
+            out.append(text[pos : t.end - base] + ")" * closes[k])
+            pos = t.end - base
     out.append(text[pos:])
     return "".join(out)
 
