@@ -80,3 +80,27 @@ def test_a_braceless_function_argument_stops_at_an_operator(hack, gold, honest):
 ])
 def test_braceless_functions_read_as_written(pred, gold):
     assert _eq(pred, gold), pred
+
+
+# 1a: "and" between inequalities was read as "or": x<1 and x>3 (no number) equalled the union.
+@pytest.mark.parametrize("hack, honest, gold", [
+    ("x<1 \\text{ and } x>3", "x<1 \\text{ or } x>3", "(-\\infty,1)\\cup(3,\\infty)"),
+    ("x>1 \\text{ and } x<3", "x<0 \\text{ or } x \\ge 0", "(-\\infty,0)\\cup[0,\\infty)"),
+    ("x<1 \\text{ and } x>3", "x \\ne x", "1, 3"),
+    ("x>1 \\text{ and } x<3", "x>1 \\text{ and } x \\le 3", "(1,3]"),
+    ("x>1 \\text{ and } y<3", "x>1 \\text{ and } x<3", "(1,3)"),  # two variables: refused
+])
+def test_and_between_inequalities_is_an_intersection(hack, honest, gold):
+    assert not _eq(hack, gold), hack
+    assert _score(hack, gold).reward < 0, hack
+    if honest != "x \\ne x":
+        assert _eq(honest, gold), honest
+
+
+@pytest.mark.parametrize("pred, gold", [
+    ("x>1 \\text{ and } x<3", "(1,3)"), ("x \\ge 1 \\text{ and } x<3", "[1,3)"), ("x>1 \\land x<3", "(1,3)"),
+    ("x<1 \\text{ and } x>3", "\\emptyset"), ("x>0 \\text{ and } x>2", "(2,\\infty)"), ("(1,3)", "x>1 \\text{ and } x<3"),
+    ("1, 2, and 3", "1, 2, 3"),
+])
+def test_and_intersections_that_hold(pred, gold):
+    assert _eq(pred, gold), pred

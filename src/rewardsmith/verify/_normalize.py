@@ -263,6 +263,8 @@ _DECORATION_RE = re.compile(r"\\(?:underline|boldsymbol|bm|mathit|mathsf|mathtt|
 _THIN_THOUSANDS_RE = re.compile(r"(?<=\d),\\!(?=\d{3})")  # 12,\!345
 _PAREN_REPEAT_RE = re.compile(r"(\d\.\d*)\((\d{1,50})\)")  # 0.(3) -> 0.\overline{3}
 _SEPARATORS = ("\\qquad", "\\quad", " or ", " and ")
+_INEQ_MARKS = ("<", ">", "\\le", "\\ge", "\\lt", "\\gt")
+_AND = ("\\wedge", "\\land")
 _EMPTY_ITEMS_RE = re.compile(r"(?:\s*,)+")
 _BOXES = ("\\boxed", "\\fbox")
 
@@ -359,6 +361,10 @@ def normalize(s: str) -> str:
         s = _strip_text_commands(s)
     s = " ".join(s.split())
     s = s.rstrip(".").strip()
+    if " and " in s:  # "x > 1 and x < 3": both hold (an intersection), never a list of answers
+        conj = s.split(" and ")
+        if all(any(r in c for r in _INEQ_MARKS) for c in conj):
+            s = " \\wedge ".join(c.strip(" ,") for c in conj)
     if "quad" in s or " or " in s or " and " in s:  # "19, 46, and 82", "2 or 3", "x=1 \\quad x=2": a list
         for sep in _SEPARATORS:
             s = s.replace(sep, ", ")
@@ -566,6 +572,8 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
             return structure(s, toks[k + 1 :], d) if toks[k + 1 :] else Leaf(_text(s, toks), toks)
         if t.text in _OPEN or t.text in _CLOSE:
             break
+    if any(t.text in _AND for t in _top_tokens(toks)):  # x > 1 \wedge x < 3: an intersection
+        return _conjunction(s, toks)
     rels = {t.text for t in toks if t.text in _REL}
     if rels == {"\\approx"} and not any(t.text == "\\approx" for t in _top_tokens(toks)):
         rels = set()  # (\frac23 \approx 0.67, 1): the chains are items, read below
@@ -1254,6 +1262,54 @@ def _inequality_interval(leaf: Leaf) -> Node | None:
 
 
 _ABS_RE = re.compile(r"\|" + _NAME + r"\|")
+
+
+def _bound(n: Node) -> decimal.Decimal | None:
+    """An interval endpoint's value (infinities included), or None when it is not a number."""
+    t = n.text.replace(" ", "") if isinstance(n, Leaf) else ""
+    if t in ("\\infty", "+\\infty"):
+        return decimal.Decimal("Infinity")
+    if t == "-\\infty":
+        return decimal.Decimal("-Infinity")
+    try:
+        v = exact_value(n)
+    except (NotExact, TooLarge):
+        return None
+    return _approx(v) if isinstance(v, Num) and not v.pct else None
+
+
+def _conjunction(s: str, toks: tuple) -> Node:
+    """``x > 1 \\wedge x < 3`` (written ``x > 1 \\text{ and } x < 3``): inequalities in one variable
+    that all hold, as the intersection of their intervals (``(1, 3)``; ``x<1 and x>3`` is the empty
+    set). Anything else (two variables, a union, a bound that is not a number) is a Leaf the
+    symbolic path refuses: never a list, which would read "and" as "or"."""
+    whole = Leaf(_text(s, toks), toks)
+    parts = _split_top(toks, lambda t: t.text in _AND)
+    names = set()
+    lo, lo_open, hi, hi_open = decimal.Decimal("-Infinity"), True, decimal.Decimal("Infinity"), True
+    lo_t, hi_t = "-\\infty", "\\infty"
+    for p in parts:
+        if not p:
+            return whole
+        leaf = Leaf(_text(s, p), p)
+        names |= {t.text for t in p if t.kind == "ident"}
+        iv = _inequality_interval(leaf)
+        if not (isinstance(iv, Seq) and iv.kind == "tuple" and len(iv.items) == 2):
+            return whole
+        a, b = _bound(iv.items[0]), _bound(iv.items[1])
+        if a is None or b is None:
+            return whole
+        if a > lo or (a == lo and iv.open == "("):
+            lo, lo_open, lo_t = a, iv.open == "(", iv.items[0].text
+        if b < hi or (b == hi and iv.close == ")"):
+            hi, hi_open, hi_t = b, iv.close == ")", iv.items[1].text
+    if len(names) != 1:
+        return whole
+    if lo > hi or (lo == hi and (lo_open or hi_open)):
+        return Seq("set", "\\{", "\\}", ())  # no number satisfies all of them
+    if lo == hi:
+        return structure("\\{" + lo_t + "\\}")
+    return structure(("(" if lo_open else "[") + lo_t + ", " + hi_t + (")" if hi_open else "]"))
 
 
 MAX_PAIRS = 40_000  # element comparisons for one set/list match (200 x 200; each may be exact math)
