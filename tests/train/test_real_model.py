@@ -130,7 +130,7 @@ def _check_run(out: Path, rows: list[dict]) -> list[dict]:
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:
         assert np.isfinite(r["loss"]) and np.isfinite(r["reward_mean"]) and np.isfinite(r["grad_norm"])
-        assert r["grad_norm"] > 0 and r["time_update_s"] > 0
+        assert r["grad_norm"] > 0 and r["time_update_s"] > 0 and r["peak_rss_mb"] > 500
     samples = read_rows(out / "samples.parquet")
     texts = [s["completion"] for s in samples]
     assert any(any(c.isalpha() for c in t) for t in texts)  # decoded words, not token ids

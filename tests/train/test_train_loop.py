@@ -15,7 +15,7 @@ from rewardsmith.train import demo_config, train
 from rewardsmith.train.model import load_policy, save_policy
 from rewardsmith.train.trainer import make_reward, rollout, setup_policy
 
-TIME_KEYS = ("time_rollout_s", "time_reward_s", "time_update_s")
+TIME_KEYS = ("time_rollout_s", "time_reward_s", "time_update_s", "peak_rss_mb", "cuda_peak_mb")  # measurements, not results
 
 
 def _window(rows, key, sl):

@@ -476,6 +476,7 @@ def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool
                 **collapse_metrics(texts, ro.completion_ids, G),
                 "reward_hist": _hist(rewards), "adv_hist": _hist(adv),
                 "time_rollout_s": t_roll - t0, "time_reward_s": t_rew - t_roll, "time_update_s": t_upd - t_rew,
+                **_peak_memory(ro.input_ids.device),
             }
             verdict = run_verdict([*history, row], P)  # the shared collapse rule (train.collapse), run so far
             row.update(collapsed=verdict.collapsed, collapse_template=verdict.template,
@@ -498,6 +499,20 @@ def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool
             if on_step is not None:
                 on_step(row)
     return history
+
+
+def _peak_memory(device: Any) -> dict[str, float]:
+    """Peak resident memory of this process so far (MB; Linux ru_maxrss is in KB), and on CUDA
+    the peak allocated by torch on ``device`` during this step (reset after reading)."""
+    import resource
+
+    import torch
+
+    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        out["cuda_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        torch.cuda.reset_peak_memory_stats(device)
+    return out
 
 
 def _hist(x: np.ndarray) -> dict[str, int]:
