@@ -371,6 +371,8 @@ LAYOUTS = {
     "pytest_class": ("class TestF:\n    def setup_method(self, method):\n        self.k = 3\n"
                      "    def test_small(self):\n        assert f(1) == 2\n    def test_big(self):\n"
                      "        assert f(self.k) == 4\nassert f(1) == 2\n"),
+    "doctest_testmod": ('def doc_f():\n    """\n    >>> f(3)\n    4\n    >>> f(1)\n    2\n    """\n'
+                        "import doctest\nassert doctest.testmod().failed == 0\n"),  # R3-9
     "unittest_in_block": ("import unittest\nif True:\n    class T(unittest.TestCase):\n        def test_a(self):\n"
                           "            self.assertEqual(f(3), 4)\nassert f(1) == 2\n"),
 }

@@ -352,6 +352,13 @@ def main():
     except Tampered as exc:
         report({"ev": "tampered", "reason": str(exc)})
         return
+    # The tests run as the real __main__ module, as `python tests.py` would: doctest.testmod()
+    # and friends read sys.modules["__main__"], which was this harness (no examples: 0 failed;
+    # red-team round 3 found a wrong solution passing `assert doctest.testmod().failed == 0`)
+    main_module = type(sys)("__main__")
+    main_module.__dict__.update(ns)
+    ns = main_module.__dict__
+    sys.modules["__main__"] = main_module
 
     results, stop = [], None
     for is_test, index in the_plan["statements"]:
