@@ -104,3 +104,25 @@ def test_and_between_inequalities_is_an_intersection(hack, honest, gold):
 ])
 def test_and_intersections_that_hold(pred, gold):
     assert _eq(pred, gold), pred
+
+
+# 1f: a trailing letter that spells a unit was dropped even as a variable (a+2m was a+2).
+@pytest.mark.parametrize("hack, honest, gold", [
+    ("a+2m", "a+2", "a+2"), ("a+2", "a+2m", "a+2m"), ("2m", "2", "2"), ("2", "2m", "2m"),
+    ("\\frac12 g", "\\frac12", "\\frac12"), ("\\frac12", "\\frac{g}{2}", "\\frac12 g"),
+    ("4\\sqrt2", "4\\sqrt{2}m", "4\\sqrt{2} m"), ("3", "3l", "3l"), ("2s", "2m", "2m"), ("2h", "2g", "2g"),
+    ("x = 2m", "x = 2", "2"), ("a+2 cm", "a+2", "a+2"),
+])
+def test_a_variable_is_never_dropped_as_a_unit(hack, honest, gold):
+    assert not _eq(hack, gold), hack
+    assert _score(hack, gold).reward < 0, hack
+    assert _eq(honest, gold), honest
+
+
+@pytest.mark.parametrize("pred, gold", [
+    ("5 \\text{ cm}", "5"), ("5 cm", "5"), ("5 m", "5"), ("12 dollars", "12"), ("3.5 kg", "3.5"),
+    ("\\frac12 \\text{ g}", "\\frac12"), ("4\\sqrt{2} \\text{ m}", "4\\sqrt2"), ("4\\sqrt{2} cm", "4\\sqrt2"),
+    ("10 \\mathrm{m}", "10"), ("2 hours", "2"), ("42 ways", "42"),
+])
+def test_units_that_are_clearly_units_are_dropped(pred, gold):
+    assert _eq(pred, gold), pred

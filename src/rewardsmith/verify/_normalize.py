@@ -209,6 +209,23 @@ def _is_unit_text(content: str) -> bool:
     return all(w.lower() in _UNIT_WORDS for w in words)
 
 
+_PLAIN_NUMBER_RE = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?%?")
+_NUMBER_CMDS_RE = re.compile(r"\\(?:[dt]?frac|sqrt|pi|cdot|times)(?![A-Za-z])")
+
+
+def _drops_unit(head: str, words: list, spaced: bool) -> bool:
+    """Whether bare trailing unit words (``5 cm``, ``12 dollars``) are units, not variables: the
+    rest must be a number with no variable in it (``a+2 cm`` keeps its letters), a word of one or
+    two letters (``m``, ``cm``, ``in``) must stand after a space (``2m`` is 2m), and a one-letter
+    word only after a plain number literal (``5 m`` is 5; ``\\frac12 g`` is g/2). Units in
+    ``\\text{}``/``\\mathrm{}`` are dropped anywhere they end the answer."""
+    if any(len(w) <= 2 for w in words) and not spaced:
+        return False
+    if any(len(w) == 1 for w in words):
+        return bool(_PLAIN_NUMBER_RE.fullmatch(head))
+    return not _WORD_RE.search(_NUMBER_CMDS_RE.sub("", head))
+
+
 def _strip_text_commands(s: str) -> str:
     """``\\text{cm}``-style units are dropped; other ``\\text{...}`` groups are unwrapped."""
     out: list[str] = []
@@ -380,7 +397,8 @@ def normalize(s: str) -> str:
             i -= 1
         head, words = s[:i].rstrip(), s[i:].split()
         if head and head[-1] in "0123456789}%" and words and all(w.lower() in _UNIT_WORDS for w in words):
-            s = head
+            if _drops_unit(head, words, spaced=s[i] == " "):
+                s = head
     if "U" in s:  # "(1,2) U (3,4)": a U between intervals is a union
         s = _U_UNION_RE.sub(r"\1 \\cup \2", s)
     if s in ("\\mathbb{R}", "\\mathbb R", "\\R", "\\reals"):  # all reals
