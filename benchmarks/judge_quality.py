@@ -27,7 +27,8 @@ TEMPLATE_NAMES = {"shows_reasoning": "shows_reasoning", "single_answer": "single
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--judged", required=True, help="output of `rewardsmith graders judge` on real_completions.jsonl")
+    ap.add_argument("--judged", default=None, help="output of `rewardsmith graders judge` on real_completions.jsonl "
+                    "(without it: the template grader alone, on the shipped file)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -41,11 +42,15 @@ def main() -> None:
     from rewardsmith.io import read_rows
     from rewardsmith.rules import load_rules
 
-    rows = read_rows(args.judged)
-    names = [k[2:] for k in rows[0] if k.startswith("p_")]
+    from rewardsmith.graders.data import shipped_data_path
+    from rewardsmith.graders.judge_propositions import load_propositions
+
+    rows = read_rows(args.judged or shipped_data_path("real_completions.jsonl"))
+    names = [k[2:] for k in rows[0] if k.startswith("p_")] or [p.name for p in load_propositions()]
     data = validate_rows(rows, names, source=args.judged, need_ranking=True, classes=ARITHMETIC_CLASSES)
     y = data.labels
-    judge = np.asarray([[np.nan if r[f"p_{n}"] is None else r[f"p_{n}"] for n in names] for r in rows])
+    judge = np.asarray([[np.nan if r.get(f"p_{n}") is None else r[f"p_{n}"] for n in names] for r in rows],
+                       dtype=np.float64)
     r_base = base_rewards(load_rules("seed-tiered"), data)
     halves = split_by_prompt(data.prompt_ids, len(data), [0.5], args.seed)
 
@@ -63,6 +68,8 @@ def main() -> None:
         for j in range(len(names)):
             col = verdict[:, j]
             ok = np.isfinite(judge[a][:, j])
+            if not ok.any():
+                continue
             if col[ok].all() or not col[ok].any():  # one class only: predict the judge's constant rate
                 dist[b, j] = float(col[ok].mean()) if ok.any() else np.nan
                 continue
@@ -73,6 +80,8 @@ def main() -> None:
     result = {"n_rows": len(data), "n_prompts": len(set(data.prompt_ids)), "propositions": {}, "pairwise": {}}
     for label, F in (("tfidf-templates", templ), ("judge", judge), ("distilled", dist)):
         cols = [j for j in range(len(names)) if np.isfinite(F[:, j]).any()]
+        if not cols:
+            continue
         m = proba_metrics(F[:, cols], y[:, cols], [names[j] for j in cols])
         result["propositions"][label] = m
         # learned reward, cross-fit on prompt halves
