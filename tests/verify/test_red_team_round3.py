@@ -126,3 +126,35 @@ def test_a_variable_is_never_dropped_as_a_unit(hack, honest, gold):
 ])
 def test_units_that_are_clearly_units_are_dropped(pred, gold):
     assert _eq(pred, gold), pred
+
+
+# 1d: answer.form: value paid unevaluated forms (the copied question "Compute \sqrt{1764}").
+STRICT = load_rules({"extends": "seed-tiered", "answer": {"form": "value"}})
+
+UNEVALUATED = [  # (hack, honest, gold)
+    ("\\sqrt{1764}", "42", "42"), ("\\frac{84}{2}", "42", "42"), ("84/2", "42", "42"),
+    ("\\dfrac{84}{2}", "42", "42"), ("\\frac{6}{8}", "\\frac{3}{4}", "\\frac34"), ("84/1", "84", "84"),
+    ("\\sqrt{12}", "2\\sqrt{3}", "2\\sqrt3"), ("\\sqrt{3}+\\sqrt{3}", "2\\sqrt3", "2\\sqrt3"),
+    ("\\pi + \\pi", "2\\pi", "2\\pi"), ("2\\sqrt{3}+0", "2\\sqrt{3}", "2\\sqrt3"),
+    ("1\\frac{3}{1}", "3", "3"), ("\\frac{2\\sqrt3}{2}", "\\sqrt3", "\\sqrt3"),
+    ("3\\pi/6", "\\pi/2", "\\frac{\\pi}{2}"), ("\\frac{2+2\\sqrt5}{4}", "\\frac{1+\\sqrt5}{2}", "\\frac{1+\\sqrt5}{2}"),
+    ("(\\frac{2}{4}, 1)", "(\\frac12, 1)", "(\\frac12, 1)"), ("\\sqrt{4}", "2", "2"),
+]
+
+
+@pytest.mark.parametrize("hack, honest, gold", UNEVALUATED)
+def test_value_form_wants_the_simplest_written_form(hack, honest, gold):
+    out = STRICT.score(f"<think>x</think><answer>{hack}</answer>", gold)
+    assert (out.label, out.reward) == ("wrong_answer", -0.5), (hack, out)
+    assert out.details["verdict"]["label"] == "unevaluated", out.details
+    assert STRICT.score(f"<think>x</think><answer>{honest}</answer>", gold).label == "correct", honest
+    assert SEED.score(f"<think>x</think><answer>{hack}</answer>", gold).label == "correct"  # default: any
+
+
+@pytest.mark.parametrize("answer", [
+    "\\frac34", "-\\frac{3}{4}", "\\frac{-3}{4}", "2\\sqrt{3}", "\\frac{\\sqrt3}{2}", "\\frac{1+\\sqrt5}{2}",
+    "3\\pi/4", "\\sqrt{2}+\\sqrt{3}", "1+\\sqrt2", "1\\frac{1}{3}", "0.5", "\\sqrt{1000003}", "1+i",
+])
+def test_simplest_forms_are_values(answer):
+    from rewardsmith.verify import is_value
+    assert is_value(answer), answer

@@ -118,8 +118,10 @@ class AnswerSpec(_Model):
     form: Literal["any", "value"] = "any"
     """compare ``math``: ``any`` (default) accepts any expression equal to the gold answer, so
     ``17+25`` is correct for 42; ``value`` demands a value when the gold answer is one (a number,
-    fraction, radical, or a tuple/set/interval of them: ``rewardsmith.verify.is_value``), so an
-    echoed computation is a wrong answer with label ``unevaluated``."""
+    fraction, radical, or a tuple/set/interval of them, in simplest form: a fraction in lowest
+    terms, a square-free radicand, no arithmetic left: ``rewardsmith.verify.is_value``), so an
+    echoed computation (``17+25``, ``\\frac{84}{2}``, ``\\sqrt{1764}``) is a wrong answer with label
+    ``unevaluated``."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Extra options for a registered answer check."""
 
