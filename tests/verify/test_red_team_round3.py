@@ -158,3 +158,21 @@ def test_value_form_wants_the_simplest_written_form(hack, honest, gold):
 def test_simplest_forms_are_values(answer):
     from rewardsmith.verify import is_value
     assert is_value(answer), answer
+
+
+# 2g: {,} was always dropped, so the decimal comma 4{,}2 (4.2) was paid for 42.
+@pytest.mark.parametrize("hack, honest, gold", [
+    ("4{,}2", "42", "42"), ("3{,}14", "314", "314"), ("12{,}3456", "123456", "123456"),
+])
+def test_a_decimal_comma_is_never_a_thousands_separator(hack, honest, gold):
+    assert not _eq(hack, gold), hack
+    assert _score(hack, gold).reward < 0, hack
+    assert _eq(honest, gold), honest
+
+
+@pytest.mark.parametrize("pred, gold", [
+    ("4{,}2", "4.2"), ("3{,}14", "3.14"), ("0{,}5", "\\frac12"), ("(1{,}5, 2)", "(1.5, 2)"),
+    ("12{,}345", "12345"), ("1{,}000{,}000", "1000000"),
+])
+def test_brace_commas_read_as_written(pred, gold):
+    assert _eq(pred, gold), pred

@@ -279,6 +279,7 @@ _PHANTOM_RE = re.compile(r"\\[hv]?phantom\s*\{[^{}]*\}")  # invisible: \phantom{
 _DECORATION_RE = re.compile(r"\\(?:underline|boldsymbol|bm|mathit|mathsf|mathtt|hbox)(?![A-Za-z])")
 _THIN_THOUSANDS_RE = re.compile(r"(?<=\d),\\!(?=\d{3})")  # 12,\!345
 _PAREN_REPEAT_RE = re.compile(r"(\d\.\d*)\((\d{1,50})\)")  # 0.(3) -> 0.\overline{3}
+_BRACE_COMMA_RE = re.compile(r"(?<=\d)\{,\}(\d+)")
 _SEPARATORS = ("\\qquad", "\\quad", " or ", " and ")
 _INEQ_MARKS = ("<", ">", "\\le", "\\ge", "\\lt", "\\gt")
 _AND = ("\\wedge", "\\land")
@@ -357,6 +358,8 @@ def normalize(s: str) -> str:
         s = _DECORATION_RE.sub("", s)
     if ",\\!" in s:
         s = _THIN_THOUSANDS_RE.sub("", s)
+    if "{,}" in s:  # 1{,}000 groups thousands; 3{,}14 is a decimal comma, never 314
+        s = _BRACE_COMMA_RE.sub(lambda m: ("" if len(m.group(1)) == 3 else ".") + m.group(1), s)
     trig = any(f in s for f in _TRIG)
     for a, b in _REPLACE:
         if a in s and not (trig and a in _DEGREE):  # sin 30^\circ: degrees stay, sympy converts
