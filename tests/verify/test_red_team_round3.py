@@ -176,3 +176,22 @@ def test_a_decimal_comma_is_never_a_thousands_separator(hack, honest, gold):
 ])
 def test_brace_commas_read_as_written(pred, gold):
     assert _eq(pred, gold), pred
+
+
+# 2a/2e: a matrix row separator followed by a space or a letter was rewritten as a doubled
+# backslash (JSON twice), so \begin{pmatrix} 1 \\ 2 \end{pmatrix} became "1 2" (unreadable).
+@pytest.mark.parametrize("pred, gold, equal", [
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", True),
+    ("\\begin{pmatrix}2\\\\1\\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", False),
+    ("\\begin{pmatrix} 12 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", False),
+    ("\\begin{pmatrix} 0.5 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix} \\frac12 \\\\ 2 \\end{pmatrix}", True),
+    ("\\begin{pmatrix} 0.5 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix} \\frac12 \\\\ 2 \\end{pmatrix}", False),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1&2\\\\3&4 \\end{pmatrix}", True),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 5 \\end{pmatrix}", "\\begin{pmatrix} 1&2\\\\3&4 \\end{pmatrix}", False),
+    ("\\begin{pmatrix}x\\\\y\\end{pmatrix}", "\\begin{pmatrix}x\\\\ y\\end{pmatrix}", True),
+    ("\\begin{pmatrix}2x\\\\y\\end{pmatrix}", "\\begin{pmatrix}x+x\\\\y\\end{pmatrix}", True),
+    ("\\begin{pmatrix}2x\\\\y\\end{pmatrix}", "\\begin{pmatrix}x\\\\y\\end{pmatrix}", False),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", False),
+])
+def test_matrix_rows_with_spaces(pred, gold, equal):
+    assert _eq(pred, gold) is equal, (pred, gold)

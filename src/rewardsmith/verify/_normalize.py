@@ -273,6 +273,8 @@ _SPACE_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _ASSIGN_PREFIX = ("final answer:", "answer:")
 
 
+_MATRIX_RE = re.compile(r"(?<!\\)\\begin\{[pbvBV]?matrix\}")  # written once: its \\ are rows
+_ROW_SEP_RE = re.compile(r"\s*\\\\\s*")  # a row separator, its spaces dropped (\ would be a space)
 _DOUBLED_BACKSLASH_RE = re.compile(r"\\\\(?=[A-Za-z{}()\[\],;:!%$ ])")  # \\frac -> \frac (JSON twice)
 _COLOR_RE = re.compile(r"\\(?:textcolor|color)\s*\{[A-Za-z0-9!. ]*\}")  # \color{red}{42} -> {42}
 _PHANTOM_RE = re.compile(r"\\[hv]?phantom\s*\{[^{}]*\}")  # invisible: \phantom{43}42 is 42, not 85
@@ -333,7 +335,9 @@ def normalize(s: str) -> str:
     s = s.strip()
     if "\\begin{" in s and _SYSTEM_ENV_RE.search(s):
         s = _systems(s)
-    if "\\\\" in s:  # text that went through JSON twice: \\frac{1}{2}
+    if "\\\\" in s and "matrix}" in s and _MATRIX_RE.search(s):  # rows of a matrix: 1 \\ 2, x\\y
+        s = _ROW_SEP_RE.sub(r"\\\\", s)
+    elif "\\\\" in s:  # text that went through JSON twice: \\frac{1}{2}
         s = _DOUBLED_BACKSLASH_RE.sub(r"\\", s)
     if not s.isascii():
         s = _unicode_scripts(s)
