@@ -43,8 +43,10 @@ $(LLAMA_STAMP):
 demo: install
 	$(VENV)/bin/rewardsmith demo --out out
 
-# the whole suite (the LLM judge's server tests use .venv-llama), then the verl adapter's tests
-test: install-llama test-core test-verl
+# the whole suite, then the verl adapter's tests. The LLM judge's llama.cpp server tests run where
+# `make install-llama` has built .venv-llama (opt-in: its native build has not yet been shown to
+# finish and pass on CI's machine); they skip with a message elsewhere.
+test: test-core test-verl
 
 test-core: install
 	$(PY) -m pytest -q
