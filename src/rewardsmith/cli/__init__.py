@@ -25,6 +25,7 @@ EXTRA_OF_MODULE = {
     "safetensors": "train",
     "reasoning_gym": "train",
     "peft": "train",
+    "gguf": "smollm2",
     "sklearn": "graders",
     "skops": "graders",
     "trl": "trl",
