@@ -303,7 +303,7 @@ def test_red_team_cases(pred, gold, equal):
     assert verify_math(pred, gold, timeout=10).equal is equal
 
 
-@pytest.mark.parametrize("pred", ["2²", "x₁", "\\gcd(12,18)", "⁻", "₋₋", "5~"])
+@pytest.mark.parametrize("pred", ["2²", "x₁", "\\gcd(12,18)", "⁻", "₋₋", "5~~\\weird"])  # 5~ is 5 (~ is a space)
 def test_a_prediction_that_breaks_the_parser_is_a_parse_error_not_unscored(pred):
     v = verify_math(pred, "5", timeout=10)
     assert v.label in ("parse_error", "not_equal"), v

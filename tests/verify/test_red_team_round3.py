@@ -195,3 +195,18 @@ def test_brace_commas_read_as_written(pred, gold):
 ])
 def test_matrix_rows_with_spaces(pred, gold, equal):
     assert _eq(pred, gold) is equal, (pred, gold)
+
+
+# 2b/2d/2f/1g: right answers in ordinary TeX that were refused, beside their near misses.
+@pytest.mark.parametrize("pred, gold, equal", [
+    ("5~\\text{cm}", "5", True), ("6~\\text{cm}", "5", False), ("x = 5~\\text{m}", "5", True),
+    ("42~", "42", True), ("\\$~42", "42", True), ("42~43", "42", False),
+    ("\\frac{\\sqrt{\\pi}}{2}", "\\frac{\\sqrt\\pi}{2}", True), ("\\frac{\\sqrt{\\pi}}{3}", "\\frac{\\sqrt\\pi}{2}", False),
+    ("x/2", "\\frac x2", True), ("x/3", "\\frac x2", False), ("\\arctan 1", "\\frac\\pi4", True),
+    ("\\frac\\pi4", "\\frac{\\pi}{3}", False), ("\\sqrt x", "\\sqrt{x}", True), ("\\sqrt\\pi", "\\sqrt{\\pi}", True),
+    ("\\sqrt y", "\\sqrt{x}", False), ("\\frac12x", "\\frac{x}{2}", True),
+    ("x\\geqslant 2", "[2,\\infty)", True), ("x\\geqslant 2", "(2,\\infty)", False),
+    ("1 \\leqslant x \\leqslant 2", "[1,2]", True), ("A \\leftarrow B", "A \\rightarrow B", False),
+])
+def test_ordinary_tex_spellings(pred, gold, equal):
+    assert _eq(pred, gold) is equal, (pred, gold)

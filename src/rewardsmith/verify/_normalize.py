@@ -125,6 +125,11 @@ _REPLACE = [
     ("\\tfrac", "\\frac"),
     ("\\cfrac", "\\frac"),
     ("\\displaystyle", ""),
+    ("\\leftrightarrow", "\\iff"),  # before \left / \right: \leftarrow is not "arrow"
+    ("\\leftarrow", "\\gets"),
+    ("\\rightarrow", "\\to"),
+    ("\\leqslant", "\\le"),  # before \leq: \leqslant is not \leslant
+    ("\\geqslant", "\\ge"),
     ("\\left", ""),
     ("\\right", ""),
     ("\\bigcup", "\\cup"),
@@ -139,6 +144,7 @@ _REPLACE = [
     ("\\;", ""),
     ("\\:", ""),
     ("\\ ", " "),
+    ("~", " "),  # a non-breaking space: 5~\text{cm}
     ("{,}", ""),
     ("\\cdot", "*"),
     ("\\times", "*"),
@@ -265,8 +271,9 @@ def _strip_text_commands(s: str) -> str:
     return "".join(out)
 
 
-_FRAC_SHORT_RE = re.compile(r"\\frac ?(\d) ?(\d)")
-_SQRT_SHORT_RE = re.compile(r"\\sqrt ?(\d)")
+_SHORT_ARG = r"(?: ?(\d|\\pi(?![A-Za-z]))| ([A-Za-z]))"  # \frac12, \frac\pi4, \frac x2: one token
+_FRAC_SHORT_RE = re.compile(r"\\frac" + _SHORT_ARG + r" ?(\d|\\pi(?![A-Za-z])|[A-Za-z])")
+_SQRT_SHORT_RE = re.compile(r"\\sqrt" + _SHORT_ARG)
 _U_UNION_RE = re.compile(r"([)\]])\s?U\s?([(\[])")
 _THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SPACE_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")
@@ -318,7 +325,7 @@ _SYSTEM_ENV_RE = re.compile(r"\\(?:begin|end)\{(?:cases|array|aligned|align\*?|g
 
 
 def _systems(s: str) -> str:
-    """``\left\{\begin{array}{l} x=1 \\ y=2 \end{array}\right.`` and ``\begin{cases}``: the rows
+    r"""``\left\{\begin{array}{l} x=1 \\ y=2 \end{array}\right.`` and ``\begin{cases}``: the rows
     of a system as a list ``x=1, y=2`` (matrices keep their environments)."""
     s = _SYSTEM_ENV_RE.sub(" ", s)
     s = s.replace("\\\\", ",").replace("&", " ")
@@ -379,8 +386,8 @@ def normalize(s: str) -> str:
                 if end == len(s):
                     s = s[j + 1 : end - 1]
     if "\\frac" in s or "\\sqrt" in s:  # \frac12 -> \frac{1}{2}, \sqrt3 -> \sqrt{3} (sympy's grammar wants braces)
-        s = _FRAC_SHORT_RE.sub(r"\\frac{\1}{\2}", s)
-        s = _SQRT_SHORT_RE.sub(r"\\sqrt{\1}", s)
+        s = _FRAC_SHORT_RE.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2), m.group(3)), s)
+        s = _SQRT_SHORT_RE.sub(lambda m: "\\sqrt{%s}" % (m.group(1) or m.group(2)), s)
     if "\\text" in s or "\\mbox" in s or "\\math" in s or "\\operatorname" in s:
         s = _strip_text_commands(s)
     s = " ".join(s.split())
