@@ -210,3 +210,14 @@ def test_matrix_rows_with_spaces(pred, gold, equal):
 ])
 def test_ordinary_tex_spellings(pred, gold, equal):
     assert _eq(pred, gold) is equal, (pred, gold)
+
+
+# 1c: the random-point identity test had a 1e-20 relative tolerance and a 1e-300 floor; a
+# rational function at a rational point is now compared exactly.
+@pytest.mark.parametrize("hack, honest, gold", [
+    ("x^{1000}+x", "x^{1000}", "x^{1000}"), ("10^{-30}x+y", "y", "y"), ("x(1+10^{-25})", "x", "x"),
+    ("x", "x+10^{-30}x", "x+10^{-30}x"), ("e^{-1000}x", "0", "0"),
+])
+def test_tiny_differences_in_expressions_are_differences(hack, honest, gold):
+    assert not _eq(hack, gold), hack
+    assert _eq(honest, gold), honest
