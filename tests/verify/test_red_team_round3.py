@@ -221,3 +221,13 @@ def test_ordinary_tex_spellings(pred, gold, equal):
 def test_tiny_differences_in_expressions_are_differences(hack, honest, gold):
     assert not _eq(hack, gold), hack
     assert _eq(honest, gold), honest
+
+
+# 2i: ratios of three or more parts are defined up to scale, like two-part ones.
+@pytest.mark.parametrize("pred, gold, equal", [
+    ("2:4:6", "1:2:3", True), ("2:4:7", "1:2:3", False), ("\\frac12:1:\\frac32", "1:2:3", True),
+    ("3:2:1", "1:2:3", False), ("a:b:c = 2:4:6", "1:2:3", True), ("a:b:c = 2:6:4", "1:2:3", False),
+    ("1:2:3:4", "2:4:6:8", True), ("(1,2,3)", "1:2:3", False),
+])
+def test_ratios_are_scale_free(pred, gold, equal):
+    assert _eq(pred, gold) is equal, (pred, gold)

@@ -646,8 +646,12 @@ def structure(s: str, toks: tuple | None = None, _depth: int = 0) -> Node:
     if n_colons and len(parts) == n_colons + 1 and all(parts):  # all at the top level
         if n_colons == 1:  # 2:3 is the ratio 2/3 (two times: see is_time)
             return structure(f"({_text(s, parts[0])})/({_text(s, parts[1])})", None, d)
-        # 3:4:5 is an ordered triple of its own kind (never a tuple or a time)
-        return Seq("tuple", ":", ":", tuple(structure(s, p, d) for p in parts))
+        # 3:4:5 is an ordered triple of its own kind (never a tuple or a time), defined up to
+        # scale like 2:3: each part over the first (2:4:6 is 1:2:3, as 2:4 is 1:2)
+        first = _text(s, parts[0])
+        if first.strip() in ("0", "+0", "-0"):
+            return Seq("tuple", ":", ":", tuple(structure(s, p, d) for p in parts))
+        return Seq("tuple", ":", ":", tuple(structure(f"({_text(s, p)})/({first})", None, d) for p in parts[1:]))
     return Leaf(_text(s, toks), toks)
 
 
