@@ -41,10 +41,28 @@ def policy():
     return load_policy(MODEL)
 
 
-def _cfg(**kw):
+# The untrained model's 12-token completions are almost all cut off (bad_format, -2.0): with the
+# seed-tiered tiers alone a group can have one reward, advantage 0 and a zero gradient, an outcome
+# of sampling that differs between CPUs. A length term (-L/1000 characters) gives the members of a
+# group distinct rewards by construction (12 sampled tokens of different lengths), so every step
+# has a gradient on any machine; the tiers still decide the label.
+RULES_YAML = """
+extends: seed-tiered
+shaping: [{kind: length, unit: chars, free: 0, scale: 1000, weight: 1.0}]
+"""
+
+
+@pytest.fixture(scope="module")
+def rules_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rules") / "tiered-with-length.yaml"
+    path.write_text(RULES_YAML)
+    return str(path)
+
+
+def _cfg(rules: str, **kw):
     from rewardsmith.train.config import GRPOConfig
 
-    base = dict(model=MODEL, task="arithmetic", ops="+", steps=2, prompts_per_step=2, group_size=4,
+    base = dict(model=MODEL, rules=rules, task="arithmetic", ops="+", steps=2, prompts_per_step=2, group_size=4,
                 max_new_tokens=12, lr=1e-4, threads=2, progress=False, checkpoint_every=1, samples_per_step=8)
     base.update(kw)
     return GRPOConfig(**base)
@@ -124,28 +142,29 @@ def test_fast_forward_matches_transformers_with_and_without_lora(policy):
     assert (ref_fast[m] - lp_fast.detach()[m]).abs().max() > 1e-3  # the adapters do change the policy
 
 
-def _check_run(out: Path, rows: list[dict]) -> list[dict]:
+def _check_run(out: Path, rows: list[dict], rules: str) -> list[dict]:
     from rewardsmith.rules import load_rules
 
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:
         assert np.isfinite(r["loss"]) and np.isfinite(r["reward_mean"]) and np.isfinite(r["grad_norm"])
+        assert r["reward_std"] > 0  # the length term separates the samples (see RULES_YAML)
         assert r["grad_norm"] > 0 and r["time_update_s"] > 0 and r["peak_rss_mb"] > 500
     samples = read_rows(out / "samples.parquet")
     texts = [s["completion"] for s in samples]
     assert any(any(c.isalpha() for c in t) for t in texts)  # decoded words, not token ids
     assert not any("<|im_end|>" in t for t in texts)
-    rescored = load_rules("seed-tiered").score_batch(texts, [s["answer"] for s in samples], workers=0)
+    rescored = load_rules(rules).score_batch(texts, [s["answer"] for s in samples], workers=0)
     assert list(rescored.labels) == [s["label"] for s in samples]
     assert np.allclose(rescored.rewards, [s["reward"] for s in samples])
     return samples
 
 
-def test_two_grpo_steps_full_fine_tuning_change_the_weights(tmp_path, policy):
+def test_two_grpo_steps_full_fine_tuning_change_the_weights(tmp_path, policy, rules_path):
     from rewardsmith.train.trainer import train
 
-    rows = train(_cfg(), tmp_path / "full")
-    _check_run(tmp_path / "full", rows)
+    rows = train(_cfg(rules_path), tmp_path / "full")
+    _check_run(tmp_path / "full", rows, rules_path)
     state = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
     assert not state["trainable_only"]
     base = policy.model.state_dict()
@@ -153,11 +172,11 @@ def test_two_grpo_steps_full_fine_tuning_change_the_weights(tmp_path, policy):
     assert len(changed) > 200  # every layer's weights moved (272 tensors, tied embeddings)
 
 
-def test_two_grpo_steps_with_lora_train_only_the_adapters(tmp_path):
+def test_two_grpo_steps_with_lora_train_only_the_adapters(tmp_path, rules_path):
     from rewardsmith.train.trainer import train
 
-    rows = train(_cfg(lora_r=4, lora_alpha=8.0, lora_targets="q_proj,v_proj", beta=0.05), tmp_path / "lora")
-    _check_run(tmp_path / "lora", rows)
+    rows = train(_cfg(rules_path, lora_r=4, lora_alpha=8.0, lora_targets="q_proj,v_proj", beta=0.05), tmp_path / "lora")
+    _check_run(tmp_path / "lora", rows, rules_path)
     assert rows[-1]["kl"] is not None and rows[-1]["kl"] > 0  # the reference (adapters off) differs after a step
     state = torch.load(tmp_path / "lora" / "checkpoint.pt", weights_only=True)
     assert state["trainable_only"] and set(state["model"]) and all("lora_" in k for k in state["model"])
