@@ -262,7 +262,9 @@ def _expose_paths(python: str) -> list[str]:
                                   "sys.exec_prefix, *sys.path]))"], capture_output=True, text=True, timeout=30)
             paths = json.loads(out.stdout) if out.returncode == 0 else []
         paths.append(os.path.dirname(os.path.realpath(python)))
-        real = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
+        # /tmp itself (sys.path[0] of a script run from /tmp) is never exposed: the run's capped
+        # tmpfs covers it; dirs below it are bound back on top of that tmpfs (_boot.setup_mounts).
+        real = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)} - {"/tmp", "/dev/shm"})
         # keep only top-most dirs (a bind of a parent covers its children)
         keep: list[str] = []
         for p in real:

@@ -132,8 +132,18 @@ def setup_mounts():
         except OSError:
             pass
     expose_hidden(libc, ctypes)
+    # The caller's interpreter may live under /tmp (a venv in a clone there, as on CI): the capped
+    # tmpfs below covers /tmp, so those dirs are bound back on top of it, read-only, or a program
+    # could not start a subprocess of its own interpreter (sys.executable).
+    under_tmp = [(p, os.open(p, os.O_RDONLY | os.O_DIRECTORY)) for p in CFG.get("expose", [])
+                 if p.startswith("/tmp/") and os.path.isdir(p)]
     opts = f"size={CFG['tmpfs_mb']}m,mode=1777,nr_inodes=4096"
     _mount(libc, ctypes, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
+    for p, fd in under_tmp:
+        os.makedirs(p, mode=0o755, exist_ok=True)
+        _mount(libc, ctypes, f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+        _mount(libc, ctypes, None, p, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
     _mount(libc, ctypes, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts)
     # The work dir lives on the size- and inode-capped tmpfs, never on the host's disk: the
     # caller's files are copied in, and the kernel frees it all with the namespace.
