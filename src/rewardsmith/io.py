@@ -178,3 +178,15 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> 
     buf = _io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows), buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def refuse_yaml_aliases(text: str, path: str | os.PathLike[str], what: str, hint: str) -> None:
+    """Raise ValueError at the first YAML alias in ``text``: a few hundred bytes of anchors of
+    anchors ("billion laughs") expand to GBs in every later copy or repr of the data (red-teamed:
+    41 s, then MemoryError). ``what`` names the kind of file, ``hint`` what to write instead."""
+    import yaml
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ValueError(f"{path}: line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                             f"allowed in a {what}; {hint}")

@@ -117,15 +117,14 @@ def propositions_from_data(data: Any, source: str = "<propositions>") -> tuple[P
 def _read_yaml(path: Path) -> Any:
     import yaml
 
+    from rewardsmith.io import refuse_yaml_aliases
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the propositions file ({exc})") from None
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):  # no aliases: no "billion laughs"
-            if isinstance(event, yaml.AliasEvent):
-                raise ValueError(f"{path}: line {event.start_mark.line + 1}: YAML aliases are not "
-                                 "allowed in a propositions file; write the value out")
+        refuse_yaml_aliases(text, path, "propositions file", "write the value out")
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None

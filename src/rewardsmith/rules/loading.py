@@ -156,6 +156,8 @@ def _load_file(path: Path) -> Any:
 
     import yaml
 
+    from rewardsmith.io import refuse_yaml_aliases
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -163,13 +165,7 @@ def _load_file(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        # No aliases: a 600-byte "billion laughs" file (anchors of anchors) expands to GBs in
-        # every later copy or repr of the spec (red-teamed: 41 s, then MemoryError).
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1
-                raise ValueError(f"{path}: line {line}: YAML aliases (*{event.anchor}) are not allowed in a "
-                                 "rule file; write the value out, or reuse a preset with `extends`")
+        refuse_yaml_aliases(text, path, "rule file", "write the value out, or reuse a preset with `extends`")
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as exc:
         raise ValueError(f"{path}: not valid YAML/JSON: {exc}") from None
