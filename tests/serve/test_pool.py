@@ -59,15 +59,20 @@ def test_service_queue_bound_and_deadline(rules):
         want = rules.score_batch(texts, golds, workers=0).labels
         assert [r[1] for r in j1.results] == want == [r[1] for r in j2.results]
 
+        # a deadline that has already passed, so the outcome does not depend on how fast this
+        # machine scores 120 rows (a 10 ms deadline was met by a fast CI machine)
         async def late():
-            return await svc.run(texts, golds, fields, deadline=time.monotonic() + 0.01)
+            return await svc.run(texts, golds, fields, deadline=time.monotonic() - 1.0)
 
         with pytest.raises(DeadlineExceeded, match="of 120 rows scored"):
             asyncio.run(late())
+        expired = svc.submit(texts, golds, fields, deadline=time.monotonic() - 1.0)
+        assert expired.wait(60)
+        assert all(r is None for r in expired.results)  # its chunks were dropped, not scored
         deadline = time.monotonic() + 30
         while svc.active_jobs and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert svc.active_jobs == 0  # the expired job's chunks were dropped, not scored
+        assert svc.active_jobs == 0 and svc.pending_rows == 0
     finally:
         svc.close()
     with pytest.raises(ValueError, match="queue_size"):
