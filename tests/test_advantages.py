@@ -424,18 +424,62 @@ def test_bad_options_and_names_raise():
         A.grpo(np.zeros(4), group_size=2, ddof=2)
     with pytest.raises(ValueError, match=r"eps: expected a finite number >= 0, got -1"):
         A.grpo(np.zeros(4), group_size=2, eps=-1)
-    with pytest.raises(ValueError, match=r"estimator: unknown name 'ppo'"):
+    with pytest.raises(ValueError, match=r"^estimator: expected one of \[.*'grpo'.*\], got 'ppo' \(unknown name\)$"):
         A.compute("ppo", np.zeros(4), group_size=2)
-    with pytest.raises(ValueError, match=r"rloo: unknown option\(s\) \['eps'\]; it takes none"):
+    with pytest.raises(ValueError, match=r"^estimator_options: expected none for 'rloo', got \['eps'\] \(unknown option\)$"):
         A.compute("rloo", np.zeros(4), group_size=2, eps=0.1)
-    with pytest.raises(ValueError, match=r"grpo: unknown option\(s\) \['dof'\]; it takes \['ddof', 'eps'\]"):
+    with pytest.raises(ValueError, match=r"^estimator_options: expected a subset of \['ddof', 'eps'\] for 'grpo', got \['dof'\]"):
         A.compute("grpo", np.zeros(4), group_size=2, dof=1)
+    with pytest.raises(ValueError, match=r"^estimator_options\['ddof'\]: expected 0 \(population\) or 1 \(Bessel\), got 2$"):
+        A.compute("grpo", np.zeros(4), group_size=2, ddof=2)
     with pytest.raises(TypeError):  # the functions themselves keep Python's own error
         A.rloo(np.zeros(4), group_size=2, eps=0.1)
     with pytest.raises(ValueError, match=r"rewards: expected a 1-D array, got shape \(2, 2\)"):
         A.grpo(np.zeros((2, 2)), group_size=2)
     with pytest.raises(ValueError, match=r"rewards: expected real numbers, got dtype <U1"):
         A.grpo(np.array(["a", "b"]), group_size=2)
+
+
+@pytest.mark.parametrize(
+    "args, options, match",
+    [
+        (("ppo",), {}, r"^estimator: expected one of .*, got 'ppo' \(unknown name\)$"),
+        ((None,), {}, r"^estimator: expected one of .*, got None \(unknown name\)$"),
+        ((["grpo"],), {}, r"^estimator: .*got \['grpo'\]"),  # unhashable: no TypeError
+        (("GRPO",), {}, r"^estimator: .*got 'GRPO'"),  # names are exact
+        (("ppo", "estimators"), {}, r"^estimators: expected one of"),  # the caller's field name
+        (("dr_grpo",), {"eps": 1e-4}, r"^estimator_options: expected none for 'dr_grpo', got \['eps'\]"),
+        (("rank",), {"ddof": 1, "eps": 0.1}, r"got \['ddof', 'eps'\] \(unknown options\)$"),
+        (("grpo",), {"dof": 1}, r"^estimator_options: expected a subset of \['ddof', 'eps'\]"),
+        (("grpo",), {"ddof": True}, r"^estimator_options\['ddof'\]: expected 0 .* got True$"),
+        (("grpo",), {"ddof": "1"}, r"^estimator_options\['ddof'\]: .* got '1'$"),
+        (("batch_std",), {"eps": float("nan")}, r"^estimator_options\['eps'\]: expected a finite number >= 0, got nan$"),
+        (("batch_std",), {"eps": float("inf")}, r"\['eps'\]: .* got inf$"),
+        (("grpo",), {"eps": "1e-4"}, r"\['eps'\]: .* got '1e-4'$"),
+        (("grpo", "arm"), {"eps": -1}, r"^arm_options\['eps'\]: .* got -1$"),
+    ],
+)
+def test_check_estimator_rejects_with_one_wording(args, options, match):
+    with pytest.raises(ValueError, match=match):
+        A.check_estimator(*args, **options)
+
+
+def test_check_estimator_accepts_and_normalizes():
+    assert A.check_estimator("grpo") == {}
+    assert A.check_estimator("grpo", ddof=1, eps=1e-4) == {"ddof": 1, "eps": 1e-4}
+    out = A.check_estimator("batch_std", ddof=np.int64(1), eps=np.float32(0.5))
+    assert out == {"ddof": 1, "eps": 0.5} and type(out["ddof"]) is int and type(out["eps"]) is float
+    assert A.check_estimator("rloo", "estimators") == {}
+    for name in A.ESTIMATORS:  # every registered estimator passes with no options
+        assert A.check_estimator(name) == {}
+    # an option literally named like the positional parameters is still an unknown option
+    with pytest.raises(ValueError, match=r"got \['field'\]"):
+        A.check_estimator("grpo", **{"field": 1})
+    assert A.check_options(ddof=1.0, eps=0) == {"ddof": 1, "eps": 0.0}
+    with pytest.raises(ValueError, match=r"^estimator_options: expected option names from \['ddof', 'eps'\], got 'dof'"):
+        A.check_options(dof=1)
+    with pytest.raises(ValueError, match=r"^ddof: expected 0 .* got 2$"):
+        A.check_options(ddof=2)
 
 
 def test_string_group_ids_and_grouping_reuse():

@@ -96,7 +96,7 @@ def test_custom_tiers_and_labels():
         (lambda: S.parse_counts("1,0,0"), r"at least 2 samples, got 1"),
         (lambda: S.parse_floats("1,abc"), r"tiers: cannot parse 'abc'"),
         (lambda: S.parse_floats("1,nan"), r"finite"),
-        (lambda: S.study_stages(estimator="ppo"), r"unknown name 'ppo'"),
+        (lambda: S.study_stages(estimator="ppo"), r"^estimator: expected one of .*, got 'ppo' \(unknown name\)"),
         (lambda: S.study_stages(ddof=2), r"ddof: expected 0 .* got 2"),
         (lambda: S.study_stages(eps=-1.0), r"eps: expected"),
         (lambda: S.study_stages(stages=[(1, 9)]), r"stage 1: expected 3 counts"),

@@ -56,6 +56,8 @@ __all__ = [
     "ESTIMATORS",
     "AdvantageDiagnostics",
     "Grouping",
+    "check_estimator",
+    "check_options",
     "compute",
     "diagnostics",
     "estimator_options",
@@ -299,18 +301,24 @@ def _robust_stats(r: np.ndarray, b: _Bins) -> tuple[_Stats, np.ndarray, np.ndarr
 # --------------------------------------------------------------------------------------------
 
 
-def _check_ddof(ddof: Any) -> int:
-    if isinstance(ddof, bool) or ddof not in (0, 1):
-        raise ValueError(f"ddof: expected 0 (population) or 1 (Bessel), got {ddof!r}")
+def _check_ddof(ddof: Any, field: str = "ddof") -> int:
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, float, np.integer, np.floating)) \
+            or ddof not in (0, 1):
+        raise ValueError(_invalid(field, "0 (population) or 1 (Bessel)", ddof))
     return int(ddof)
 
 
-def _check_eps(eps: Any) -> float:
+def _check_eps(eps: Any, field: str = "eps") -> float:
     if isinstance(eps, bool) or not (
         isinstance(eps, (int, float, np.floating, np.integer)) and math.isfinite(eps) and eps >= 0
     ):
-        raise ValueError(f"eps: expected a finite number >= 0, got {eps!r}")
+        raise ValueError(_invalid(field, "a finite number >= 0", eps))
     return float(eps)
+
+
+def _invalid(field: str, expected: str, value: Any, note: str = "") -> str:
+    """The one wording of a bad estimator name or option: ``FIELD: expected WHAT, got VALUE``."""
+    return f"{field}: expected {expected}, got {value!r}" + (f" ({note})" if note else "")
 
 
 def _std(var0: Any, count: Any, ddof: int) -> Any:
@@ -797,18 +805,57 @@ def compute(
     group_size: int | None = None,
     **options: Any,
 ) -> Any:
-    """Compute advantages with the estimator registered as ``name`` (see ``ESTIMATORS``)."""
-    try:
-        fn = ESTIMATORS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"estimator: unknown name {name!r}; expected one of {sorted(ESTIMATORS)}"
-        ) from None
+    """Compute advantages with the estimator registered as ``name`` (see ``ESTIMATORS``).
+
+    ``name`` and ``options`` are checked by :func:`check_estimator` first.
+    """
+    options = check_estimator(name, **options)
+    return ESTIMATORS[name](rewards, groups=groups, group_size=group_size, **options)
+
+
+# The checks of each estimator option's value, by option name: value -> normalized value.
+_OPTION_CHECKS: dict[str, Callable[..., Any]] = {"ddof": _check_ddof, "eps": _check_eps}
+
+
+def check_options(**options: Any) -> dict[str, Any]:
+    """Check the values of estimator options by their names (``ddof``: 0 or 1; ``eps``: a finite
+    number >= 0), whatever estimator they are for; return them normalized (``ddof`` int, ``eps``
+    float). An option name no estimator takes raises too. For callers that use ``ddof``/``eps``
+    themselves (the smoothing study); :func:`check_estimator` also checks which options the
+    named estimator takes."""
+    out = {}
+    for key, value in options.items():
+        if key not in _OPTION_CHECKS:
+            raise ValueError(_invalid("estimator_options", f"option names from {sorted(_OPTION_CHECKS)}",
+                                      key, "unknown option"))
+        out[key] = _OPTION_CHECKS[key](value)
+    return out
+
+
+def check_estimator(name: Any, field: str = "estimator", /, **options: Any) -> dict[str, Any]:
+    """Check an estimator name and its options; return the options normalized.
+
+    The one check of "is this estimator name or option valid?" (scikit-learn's ``check_*``
+    way): :func:`compute`, the trainer's config, the experiment, the smoothing study and the
+    TRL/verl adapters all call it, so every caller words a bad value the same way::
+
+        FIELD: expected WHAT, got VALUE
+
+    ``field`` (positional) names the name's field in the caller's terms (``"estimator"``; an
+    experiment passes ``"estimators"``); options are reported as ``<field>_options`` and
+    ``<field>_options['ddof']`` (``estimator_options`` is the trainer config's field). Raises
+    ValueError; returns e.g. ``{"ddof": 1, "eps": 0.0001}`` for
+    ``check_estimator("grpo", ddof=1, eps=1e-4)``.
+    """
+    if not isinstance(name, str) or name not in ESTIMATORS:
+        raise ValueError(_invalid(field, f"one of {sorted(ESTIMATORS)}", name, "unknown name"))
     allowed = estimator_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; it takes {list(allowed) or 'none'}")
-    return fn(rewards, groups=groups, group_size=group_size, **options)
+        takes = f"a subset of {list(allowed)}" if allowed else "none"
+        raise ValueError(_invalid(f"{field}_options", f"{takes} for {name!r}", unknown,
+                                  "unknown option" + "s" * (len(unknown) > 1)))
+    return {k: _OPTION_CHECKS[k](v, f"{field}_options[{k!r}]") for k, v in options.items()}
 
 
 @functools.lru_cache(maxsize=None)

@@ -160,22 +160,10 @@ def estimator_options(estimator: str, ddof: int = 0, eps: float = 1e-6) -> dict[
 
     Raises ValueError for an unknown estimator name, naming it and the known ones.
     """
-    if estimator not in advantages.ESTIMATORS:
-        raise ValueError(
-            f"estimator: unknown name {estimator!r}; expected one of "
-            f"{sorted(advantages.ESTIMATORS)}"
-        )
-    if ddof not in (0, 1):
-        raise ValueError(f"ddof: expected 0 (population) or 1 (Bessel), got {ddof!r}")
-    if not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps: expected a finite number >= 0, got {eps!r}")
+    advantages.check_estimator(estimator)
+    checked = advantages.check_options(ddof=ddof, eps=eps)  # ddof also sets the study's std column
     takes = advantages.estimator_options(estimator)
-    opts: dict[str, Any] = {}
-    if "ddof" in takes:
-        opts["ddof"] = int(ddof)
-    if "eps" in takes:
-        opts["eps"] = float(eps)
-    return opts
+    return {k: v for k, v in checked.items() if k in takes}
 
 
 # --------------------------------------------------------------------------------------------

@@ -70,9 +70,10 @@ def parse_arm(arm: str) -> tuple[str, bool]:
 
     learned = arm.startswith(LEARNED_ARM)
     est = arm[len(LEARNED_ARM):] if learned else arm
-    if est not in advantages.ESTIMATORS:
-        raise ValueError(f"estimators: unknown estimator {est!r} in arm {arm!r}; expected one of "
-                         f"{sorted(advantages.ESTIMATORS)}, optionally prefixed {LEARNED_ARM!r}")
+    try:
+        advantages.check_estimator(est, "estimators")
+    except ValueError as exc:
+        raise ValueError(f"{exc} in arm {arm!r} (an arm may be prefixed {LEARNED_ARM!r})") from None
     return est, learned
 
 
