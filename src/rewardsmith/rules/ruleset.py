@@ -22,6 +22,7 @@ import numpy as np
 from rewardsmith.rules import shaping as _shaping
 from rewardsmith.rules.checks import CHECKS, UNDECIDED_LABELS, CheckResult
 from rewardsmith.rules.spec import RESERVED_LABELS, RuleSetSpec, term_name
+from rewardsmith.rules.validation import validate_spec
 
 __all__ = ["RuleSet", "Outcome", "ScoredBatch", "completion_text"]
 
@@ -141,8 +142,6 @@ class RuleSet:
         source: str | None = None,
     ) -> None:
         if not isinstance(spec, RuleSetSpec):
-            from rewardsmith.rules.loading import validate_spec
-
             spec = validate_spec(spec, source=source or "rules")
         self.spec = spec
         self.tokenizer = tokenizer
