@@ -9,6 +9,8 @@ import time
 import pytest
 
 from rewardsmith import sandbox as sb
+from rewardsmith.sandbox import cgroups
+from rewardsmith.sandbox.state import STATE
 
 
 def test_ok_run_reports_everything():
@@ -103,6 +105,37 @@ def test_validation_names_the_field():
         sb.run("pass", python="/nonexistent/python3")
 
 
+@pytest.mark.parametrize("field, bad", [
+    ("timeout", 0), ("timeout", float("nan")), ("timeout", True), ("timeout", "5"),
+    ("cpu_time", -1.0), ("cpu_time", float("inf")),
+    ("memory_mb", 31), ("memory_mb", 512.0), ("memory_mb", True),
+    ("max_processes", 0), ("max_output", -1), ("max_output", None),
+    ("file_size_mb", -1), ("file_size_mb", 1.5),
+    ("tmpfs_mb", 0),  # size=0 would make the run's tmpfs unlimited
+    ("max_open_files", 3), ("max_open_files", "64"),
+    ("mode", "docker"), ("python", "/nonexistent/python3"), ("python", None),
+    ("zygote", 1), ("zygote", "yes"),
+])
+def test_every_config_field_is_validated_with_field_value_and_expectation(field, bad):
+    with pytest.raises(ValueError) as err:
+        sb.SandboxConfig(**{field: bad})
+    msg = str(err.value)
+    assert msg.startswith(f"{field}={bad!r}: expected "), msg
+
+
+def test_config_accepts_its_boundaries_and_documents_every_field():
+    from dataclasses import fields
+
+    from rewardsmith.sandbox.config import field_help
+
+    cfg = sb.SandboxConfig(timeout=0.5, cpu_time=1, memory_mb=32, max_processes=1, max_output=0,
+                           file_size_mb=0, tmpfs_mb=1, max_open_files=4, mode="fallback", zygote=False)
+    assert cfg.max_open_files == 4 and cfg.cpu_time == 1
+    docs = field_help()
+    assert list(docs) == [f.name for f in fields(sb.SandboxConfig)]
+    assert all(len(text) > 15 and text.endswith(".") for text in docs.values()), docs
+
+
 def test_pool_runs_concurrently_in_order():
     progs = [f"import time\ntime.sleep(0.3)\nprint({i})\n" for i in range(6)]
     t0 = time.monotonic()
@@ -156,7 +189,7 @@ def test_zygote_restarts_when_killed():
     first = sb.run("print(1)")
     if first.containment.get("launcher") != "zygote":
         pytest.skip("runs are not forked from a zygote here")
-    for z in list(sb._zygotes.values()):
+    for z in list(STATE.zygotes.values()):
         z.proc.kill()
         z.proc.wait()
     assert sb.run("print(2)").stdout == "2\n"
@@ -221,7 +254,7 @@ def test_memory_budget_caps_all_runs_together():
     probe = sb.run("print(1)")
     if not probe.containment.get("cgroup"):
         pytest.skip("no memory cgroup can be made here (not root, or cgroups not writable)")
-    default = sb._memory_budget_mb()
+    default = cgroups.memory_budget_mb()
     try:
         sb.set_memory_budget(300)
         hog = "x = bytearray(500 * 2**20)\nfor i in range(0, len(x), 4096):\n    x[i] = 1\nprint('survived')\n"
@@ -237,8 +270,9 @@ def test_memory_budget_caps_all_runs_together():
 
 def test_stale_dir_cleanup_skips_planted_fifos_and_symlinks(tmp_path):
     """A sandboxed program (another uid, fallback mode) can plant entries named like a dead
-    caller's work dir in the temp dir; the next caller's cleanup must neither block on a FIFO
-    nor chmod through a symlink, and still removes a real stale dir of its own."""
+    caller's work dir in the temp dir; the next caller's cleanup must neither block on a FIFO,
+    chmod through a symlink nor crash on a pid out of range, and still removes a real stale dir
+    of its own."""
     import subprocess
     import sys
 
@@ -256,16 +290,19 @@ def test_stale_dir_cleanup_skips_planted_fifos_and_symlinks(tmp_path):
     own = tmp / f"rewardsmith-sandbox-{dead}-own"
     (own / "sub").mkdir(parents=True)
     (own / "sub" / "f").write_text("y")
+    # a pid no process can have: os.kill raised OverflowError and every caller's run() with it
+    huge = tmp / f"rewardsmith-sandbox-{2**63}-huge"
+    huge.mkdir()
     old = 946684800
-    for p in (fifo, own):
+    for p in (fifo, own, huge):
         os.utime(p, (old, old))
     os.utime(link, (old, old), follow_symlinks=False)
-    code = "from rewardsmith.sandbox import _clean_stale_dirs; _clean_stale_dirs()"
+    code = "from rewardsmith.sandbox.cleanup import clean_stale_dirs; clean_stale_dirs()"
     res = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp)},
                          timeout=30, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert not own.exists()
-    assert fifo.exists() and link.is_symlink()
+    assert fifo.exists() and link.is_symlink() and huge.is_dir()
     assert oct(target.stat().st_mode & 0o777) == "0o644"
     assert oct(tmp.stat().st_mode & 0o7777) == "0o1777"
 
@@ -273,7 +310,7 @@ def test_stale_dir_cleanup_skips_planted_fifos_and_symlinks(tmp_path):
 def test_cgroups_of_dead_callers_are_swept_with_their_run_cgroups():
     """A pool worker ends with os._exit (no atexit): its zygote cgroup and run cgroups stay
     behind until the next caller sweeps them; a live caller's are never touched."""
-    base = sb._cgroup_base()
+    base = cgroups.cgroup_base()
     if base is None:
         pytest.skip("no memory cgroup can be made here (not root, or cgroups not writable)")
     import subprocess
@@ -286,7 +323,7 @@ def test_cgroups_of_dead_callers_are_swept_with_their_run_cgroups():
     for d in (stale, os.path.join(stale, "run-0-abc"), live, os.path.join(live, "run-0-abc")):
         os.mkdir(d)
     try:
-        sb._sweep_dead_cgroups(base[1])
+        cgroups.sweep_dead_cgroups(base[1])
         assert not os.path.exists(stale)
         assert os.path.exists(os.path.join(live, "run-0-abc"))
     finally:

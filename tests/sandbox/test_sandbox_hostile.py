@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from rewardsmith import sandbox as sb
+from rewardsmith.sandbox.cleanup import finish_removals
 
 SECRET = "rs-secret-" + secrets.token_hex(8)
 MARKER = "In-sandbox bootstrap"
@@ -34,7 +35,7 @@ def _modes():
     return modes
 
 
-# the run uids of this process (sandbox._next_uid): other jobs on the machine use the sandbox too
+# the run uids of this process (sandbox.processes.next_uid): other jobs on the machine use the sandbox too
 _OUR_UIDS = (1_900_000_000 + (os.getpid() % 100_000) * 4096, 1_900_000_000 + (os.getpid() % 100_000 + 1) * 4096)
 
 
@@ -100,7 +101,7 @@ def world(tmp_path_factory):
     # After the whole corpus: no leftover process, no sandbox dir left behind, decoy alive.
     assert _sandbox_procs() == []
     assert decoy.poll() is None
-    sb._finish_removals()  # fallback work dirs too big to remove within run()'s 1 s finish in the background
+    finish_removals()  # fallback work dirs too big to remove within run()'s 1 s finish in the background
     leftovers = [n for n in set(os.listdir("/tmp")) - before if n.startswith("rewardsmith-sandbox-")]
     assert leftovers == []
     decoy.kill()

@@ -1,6 +1,6 @@
 """The sandbox's seccomp filter: a classic-BPF program built here (stdlib only, no libseccomp).
 
-Prepended to ``_boot.py`` and installed by the program's process right before it runs the
+Prepended to ``_boot.py`` (``launch.BOOT_SOURCE``) and installed by the program's process right before it runs the
 program (after the uid drop and ``no_new_privs``; the supervisor stays unfiltered). Denied, with
 ``EPERM`` (the program sees an ordinary ``PermissionError``), because a contained program has no
 use for them and each one reaches past the namespaces:
