@@ -120,3 +120,67 @@ def test_verl_compute_score_matches_local_one(math_server):
                                            for r in rows]
     with pytest.raises(ValueError, match="url"):
         remote.compute_score("m", "x", "1")
+
+
+def _scripted_transport(statuses):
+    """An httpx transport that answers each POST with the next status of ``statuses`` (a 429
+    carries ``Retry-After: 0.2``, a 200 one scored row); it records every request."""
+    import httpx
+
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        status = statuses[min(len(seen), len(statuses)) - 1]
+        if status == 200:
+            return httpx.Response(200, json={"results": [
+                {"reward": 1.0, "label": "correct", "components": {}}]})
+        headers = {"Retry-After": "0.2"} if status == 429 else {}
+        return httpx.Response(status, json={"error": f"status {status}"}, headers=headers)
+
+    return handler, seen
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_both_clients_follow_one_retry_policy(monkeypatch, asynchronous):
+    """The sync and the async client retry the same way: 429 and 503 are repeated, waiting at
+    least the server's Retry-After (times the jitter in [0.5, 1)) or the capped backoff; a 400 is
+    raised at once; after ``retries`` repeats the client gives up naming the last failure."""
+    import httpx
+
+    from rewardsmith.integrations import remote
+
+    waits: list[float] = []
+    monkeypatch.setattr(remote.time, "sleep", waits.append)
+
+    async def fake_async_sleep(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr(remote.asyncio, "sleep", fake_async_sleep)
+
+    def score(statuses, **kwargs):
+        handler, seen = _scripted_transport(statuses)
+        transport = httpx.MockTransport(handler)
+        if not asynchronous:
+            with remote.RewardClient("http://test", backoff=0.001, max_backoff=1.0, **kwargs) as c:
+                c._http = httpx.Client(transport=transport)
+                return c.score(["x"], ["1"]), c.retried, len(seen)
+
+        async def run():
+            async with remote.AsyncRewardClient("http://test", backoff=0.001, max_backoff=1.0, **kwargs) as c:
+                c._http = httpx.AsyncClient(transport=transport)
+                return await c.score(["x"], ["1"]), c.retried, len(seen)
+
+        return asyncio.run(run())
+
+    scored, retried, sent = score([429, 503, 200], retries=3)
+    assert scored.labels == ["correct"] and retried == 2 and sent == 3
+    assert 0.1 <= waits[0] < 0.2  # Retry-After: 0.2 s, jittered down by at most half
+    assert 0.001 <= waits[1] < 0.002  # 503 without Retry-After: backoff * 2**1 = 0.002, jittered
+    waits.clear()
+    with pytest.raises(remote.RemoteScoringError, match="400.*status 400"):
+        score([400, 200], retries=3)
+    assert waits == []  # a client error is not retried
+    with pytest.raises(remote.RemoteScoringError, match=r"2 attempts; last: .*503"):
+        score([503, 503, 200], retries=1)
+    assert len(waits) == 1

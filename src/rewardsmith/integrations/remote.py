@@ -170,15 +170,6 @@ class _Common:
             h["Authorization"] = f"Bearer {self.token}"
         return h
 
-    def _wait(self, attempt: int, response: Any) -> float:
-        wait = min(self.max_backoff, self.backoff * (2 ** attempt))
-        if response is not None and response.headers.get("retry-after"):
-            try:
-                wait = max(wait, min(self.max_backoff, float(response.headers["retry-after"])))
-            except ValueError:
-                pass
-        return wait * random.uniform(0.5, 1.0)
-
     def _batches(self, rows, estimator, options, details):
         n = len(rows)
         one = n <= self.batch_size
@@ -203,6 +194,45 @@ class _Common:
         return RemoteScoringError(f"reward server answered {resp.status_code}: {msg}", resp.status_code)
 
 
+class _Retry:
+    """The retry policy of one request, shared by :class:`RewardClient` and :class:`AsyncRewardClient`
+    (which differ only in how they send and how they sleep).
+
+    Attempt ``k`` (from 0) that failed with 429/502/503/504 or a connection error is repeated after
+    ``min(max_backoff, backoff * 2**k)`` seconds -- at least the server's ``Retry-After``, capped
+    the same way -- times a jitter drawn from [0.5, 1); after ``retries`` repeats it gives up with a
+    :class:`RemoteScoringError` naming the last failure. Any other status but 200 raises at once
+    with the server's message (a 4xx names the row and the field: retrying cannot fix it).
+    """
+
+    def __init__(self, client: "_Common", path: str) -> None:
+        self.client, self.path, self.attempt = client, path, 0
+
+    def after(self, outcome: Any) -> float | None:
+        """``outcome``: the attempt's response, or the transport error it raised. ``None`` when the
+        response is the answer (200); else the seconds to wait before the next attempt."""
+        c = self.client
+        if isinstance(outcome, Exception):
+            response, last = None, f"{type(outcome).__name__}: {outcome}"
+        elif outcome.status_code == 200:
+            return None
+        elif outcome.status_code not in _RETRY_STATUS:
+            raise c._error(outcome)
+        else:
+            response, last = outcome, str(c._error(outcome))
+        if self.attempt >= c.retries:
+            raise RemoteScoringError(f"{c.url}{self.path}: no answer after {c.retries + 1} attempts; last: {last}")
+        wait = min(c.max_backoff, c.backoff * (2 ** self.attempt))
+        if response is not None and response.headers.get("retry-after"):
+            try:
+                wait = max(wait, min(c.max_backoff, float(response.headers["retry-after"])))
+            except ValueError:
+                pass
+        self.attempt += 1
+        c.retried += 1
+        return wait * random.uniform(0.5, 1.0)
+
+
 class RewardClient(_Common):
     """Synchronous client (thread-safe: one ``httpx.Client`` connection pool)."""
 
@@ -225,23 +255,16 @@ class RewardClient(_Common):
         """POST ``body`` to ``path`` with retries; the decoded JSON answer."""
         import httpx
 
-        last = None
-        for attempt in range(self.retries + 1):
-            resp = None
+        retry = _Retry(self, path)
+        while True:
             try:
                 resp = self._http.post(self.url + path, json=body, headers=self._headers())
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    return resp.json()
-                if resp.status_code not in _RETRY_STATUS:
-                    raise self._error(resp)
-                last = str(self._error(resp))
-            if attempt < self.retries:
-                self.retried += 1
-                time.sleep(self._wait(attempt, resp))
-        raise RemoteScoringError(f"{self.url}{path}: no answer after {self.retries + 1} attempts; last: {last}")
+                resp = exc
+            wait = retry.after(resp)
+            if wait is None:
+                return resp.json()
+            time.sleep(wait)
 
     def score(self, completions: Sequence[Any], answers: Sequence[Any] | None = None, *,
               fields: Any = None, groups: Sequence[Any] | None = None, estimator: str | None = None,
@@ -290,26 +313,20 @@ class AsyncRewardClient(_Common):
         await self.aclose()
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to ``path`` with retries; the decoded JSON answer."""
         import httpx
 
         http = self._client()
-        last = None
-        for attempt in range(self.retries + 1):
-            resp = None
+        retry = _Retry(self, path)
+        while True:
             try:
                 resp = await http.post(self.url + path, json=body, headers=self._headers())
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    return resp.json()
-                if resp.status_code not in _RETRY_STATUS:
-                    raise self._error(resp)
-                last = str(self._error(resp))
-            if attempt < self.retries:
-                self.retried += 1
-                await asyncio.sleep(self._wait(attempt, resp))
-        raise RemoteScoringError(f"{self.url}{path}: no answer after {self.retries + 1} attempts; last: {last}")
+                resp = exc
+            wait = retry.after(resp)
+            if wait is None:
+                return resp.json()
+            await asyncio.sleep(wait)
 
     async def score(self, completions: Sequence[Any], answers: Sequence[Any] | None = None, *,
                     fields: Any = None, groups: Sequence[Any] | None = None, estimator: str | None = None,
