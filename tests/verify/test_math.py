@@ -6,8 +6,8 @@ import time
 import pytest
 
 from rewardsmith.verify import LABELS, Verdict, math_equal, verify_math
-from rewardsmith.verify import _normalize
 from rewardsmith.verify._worker import get_pool
+from rewardsmith.verify.prepare import _prepare
 
 EQUAL_EXACT = [
     ("42", "42.0"),
@@ -200,11 +200,11 @@ def test_bad_gold_type_is_a_value_error():
 
 
 def test_gold_parse_is_cached():
-    _normalize._prepare.cache_clear()
+    _prepare.cache_clear()
     gold = "\\frac{17}{19}"
     for pred in ["17/19", "0.5", "\\frac{34}{38}", "1", "2", "3", "4", "5"]:
         verify_math(pred, gold)
-    info = _normalize._prepare.cache_info()
+    info = _prepare.cache_info()
     assert info.hits >= 7  # the gold was normalized and structured once, not 8 times
 
 

@@ -5,7 +5,7 @@ parsed by latex2sympy2_extended's ANTLR grammar straight into sympy objects: no 
 ``sympify`` of raw text; the symbol ``i`` is read as the imaginary unit. The whole leaf is parsed as one expression, so ``2 or 3`` stays a set
 and is never read as ``2``.
 
-Leaves reach the grammar through ``_normalize.sym_text`` (juxtaposed factors get an explicit
+Leaves reach the grammar through ``sympy_text.sym_text`` (juxtaposed factors get an explicit
 ``*``: the grammar reads ``2(3)`` as 5; decimals become exact fractions).
 
 Equality of two parsed leaves ``a``, ``b``:
@@ -14,7 +14,7 @@ Equality of two parsed leaves ``a``, ``b``:
     at 60 significant digits, confirmed at 300 digits (``|a - b| <= 1e-250`` relative), so
     ``1/2004!`` != ``1/2006!`` (Math-Verify rounds both to 0 and calls them equal);
   * a decimal literal against a number the exact path cannot evaluate: the decimal rule
-    (``_normalize.DECIMAL_DIGITS``);
+    (``leaf_eq.DECIMAL_DIGITS``);
   * expressions with free symbols: ``a - b`` at 4 random signed rational points agrees to 1e-20 relative
     (a polynomial identity test), confirmed by ``simplify(a - b) == 0`` when the points disagree
     only through evaluation failures;
@@ -34,23 +34,14 @@ from latex2sympy2_extended import latex2sympy
 
 import decimal
 
-from rewardsmith.verify._normalize import (
-    DECIMAL_DIGITS,
-    Eq,
-    Leaf,
-    Num,
-    NotExact,
-    TooLarge,
-    Undecided,
-    compare,
-    exact_approx,
-    exact_leaf_eq,
-    exact_value,
-    explain,
-    prepare,
-    rounds_to,
-    sym_text,
-)
+from rewardsmith.verify.compare import compare
+from rewardsmith.verify.exact import Num, exact_value
+from rewardsmith.verify.explain import explain
+from rewardsmith.verify.leaf_eq import DECIMAL_DIGITS, exact_approx, exact_leaf_eq, rounds_to
+from rewardsmith.verify.limits import NotExact, TooLarge, Undecided
+from rewardsmith.verify.prepare import prepare
+from rewardsmith.verify.sympy_text import sym_text
+from rewardsmith.verify.tree import Eq, Leaf
 
 __all__ = ["symbolic_verdict"]
 

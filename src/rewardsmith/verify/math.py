@@ -1,6 +1,6 @@
 """Math answer equivalence: ``verify_math(pred, gold, timeout=None) -> Verdict``.
 
-Two paths, one set of rules (see ``_normalize.compare``):
+Two paths, one set of rules (see ``compare.compare``):
 
 * **exact** (in process, pure Python, microseconds): integers, decimals (``1.5e3``, repeating
   ``0.1\\overline{6}``), ``a/b``, ``\\frac`` (``\\dfrac``/``\\tfrac``), mixed numbers, percents,
@@ -35,7 +35,12 @@ from __future__ import annotations
 import math as _m
 from dataclasses import dataclass
 
-from rewardsmith.verify._normalize import TooLarge, Undecided, compare, exact_leaf_eq, explain, is_time, prepare, same_based_number
+from rewardsmith.verify.compare import compare
+from rewardsmith.verify.explain import explain
+from rewardsmith.verify.leaf_eq import exact_leaf_eq
+from rewardsmith.verify.limits import TooLarge, Undecided
+from rewardsmith.verify.prepare import prepare, same_based_number
+from rewardsmith.verify.structure import is_time
 from rewardsmith.verify._worker import get_pool
 
 __all__ = ["Verdict", "verify_math", "math_equal", "DEFAULT_TIMEOUT", "LABELS"]

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 
-from rewardsmith.verify._normalize import Chain, Eq, Leaf, Seq, UnionNode, _is_label, prepare
+from rewardsmith.verify.labels import _is_label
+from rewardsmith.verify.prepare import prepare
+from rewardsmith.verify.tree import Chain, Eq, Leaf, Seq, UnionNode
 
 __all__ = ["is_value", "unevaluated"]
 
