@@ -1,11 +1,10 @@
-"""Tests for rewardsmith.advantages: every estimator against an independent per-group Python loop,
+"""Tests for rewardsmith.advantages: every estimator against its readable per-group loop (reference.py),
 the edge cases of issue #2, the seed's numbers, diagnostics, and the native torch path."""
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewardsmith import advantages as A
+from rewardsmith.advantages import fast_numpy
 
 torch = pytest.importorskip("torch")
 
@@ -22,52 +22,14 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 # ----------------------------------------------------------------------------------------------
-# The independent reference: a straightforward loop over groups in plain Python floats
+# The reference: the package's plain per-group loops (advantages/reference.py)
 # ----------------------------------------------------------------------------------------------
 
 
 def reference(name, rewards, groups, ddof=0, eps=1e-6):
-    """Advantages by a plain per-group loop (dict of lists), written from the formulas only."""
-    r = [float(x) for x in rewards]
-    members = defaultdict(list)  # group id -> indices of valid (non-NaN) rewards
-    for i, (x, g) in enumerate(zip(r, groups)):
-        if not math.isnan(x):
-            members[g].append(i)
-    out = [0.0] * len(r)
-    if name == "raw":
-        return [0.0 if math.isnan(x) else x for x in r]
-    valid_all = [x for x in r if not math.isnan(x)]
-    if name == "batch_std" and valid_all:
-        m_all = sum(valid_all) / len(valid_all)
-        ss = sum((x - m_all) ** 2 for x in valid_all)
-        sd_batch = math.sqrt(ss / max(len(valid_all) - ddof, 1))
-    for idx in members.values():
-        vals = [r[i] for i in idx]
-        n = len(vals)
-        if n < 2 or all(v == vals[0] for v in vals):
-            continue  # singleton or constant group: 0.0
-        mean = sum(vals) / n
-        var0 = sum((v - mean) ** 2 for v in vals) / n
-        for i in idx:
-            x = r[i]
-            if name == "grpo":
-                sd = math.sqrt(var0 * n / (n - ddof))
-                out[i] = (x - mean) / (sd + eps)
-            elif name == "dr_grpo":
-                out[i] = x - mean
-            elif name == "rloo":
-                out[i] = x - (sum(vals) - x) / (n - 1)
-            elif name == "batch_std":
-                out[i] = (x - mean) / (sd_batch + eps)
-            elif name == "rank":
-                below = sum(1 for v in vals if v < x)
-                ties = sum(1 for v in vals if v == x)
-                avg_rank = below + (ties - 1) / 2
-                half = (n - 1) / 2
-                out[i] = (avg_rank - half) / half
-            else:
-                raise AssertionError(name)
-    return out
+    """Advantages by the readable loop over groups, for group ids ``groups``."""
+    kw = {"ddof": ddof, "eps": eps} if name in ("grpo", "batch_std") else {}
+    return A.reference.ESTIMATORS[name](rewards, groups=groups, **kw)
 
 
 def ids_of(n, group_size):
@@ -120,7 +82,7 @@ def test_group_size_matches_reference(name, dtype, kind, nan_frac):
 @pytest.mark.parametrize("block", [8, 24, 40])
 def test_blocked_fast_path_matches_reference(name, dtype, block, monkeypatch):
     """Small blocks: NaN-free blocks, NaN blocks and ill-conditioned blocks side by side."""
-    monkeypatch.setattr(A, "_BLOCK", block)
+    monkeypatch.setattr(fast_numpy, "_BLOCK", block)
     rng = np.random.default_rng(block)
     r = random_batch(rng, "tiers", 60, 4)
     r[20:24] = 1000.0 + np.array([0.0, 1.0, 2.0, 3.0]) * 2.0**-13  # |mean| / std ~ 1e7
@@ -273,6 +235,70 @@ def test_property_ids(rows, name, dtype, use_torch):
     if name == "grpo":
         g_max = int(np.bincount(ids - ids.min()).max())
         assert np.all(np.abs(got) <= math.sqrt(g_max - 1) + 1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# The reference itself: numbers worked by hand, and fast == reference on mixed random batches
+# ----------------------------------------------------------------------------------------------
+
+
+def test_reference_by_hand():
+    R = A.reference
+    seed = [1.0] + [-0.5] * 9 + [-2.0] * 90  # the seed's figure: +5.50; TRL's settings: +5.48
+    assert R.grpo(seed, group_size=100)[0] == pytest.approx(5.50, abs=5e-3)
+    assert R.grpo(seed, group_size=100, ddof=1, eps=1e-4)[0] == pytest.approx(5.48, abs=5e-3)
+    np.testing.assert_allclose(R.dr_grpo([1, 0, 0, 0], group_size=4), [0.75, -0.25, -0.25, -0.25])
+    np.testing.assert_allclose(R.rloo([1, 0, 0], group_size=3), [1.0, -0.5, -0.5])
+    # ties share their average rank: ranks 0.5, 0.5, 2.5, 2.5 around the middle 1.5
+    np.testing.assert_allclose(R.rank([0, 1, 0, 1], group_size=4), [-2 / 3, 2 / 3, -2 / 3, 2 / 3])
+    # batch_std: the group's mean, the whole batch's std (population std of [1, 0, 3, 3] = 1.299)
+    np.testing.assert_allclose(R.batch_std([1, 0, 3, 3], group_size=2, eps=0.0),
+                               [0.5 / 1.299038, -0.5 / 1.299038, 0.0, 0.0], rtol=1e-6)
+    nan = float("nan")
+    for name in NORMALIZING:  # NaN -> 0 and out of the group; constant and singleton groups -> 0
+        got = A.reference.ESTIMATORS[name]([2.0, nan, 2.0, 5.0, nan, 7.0], groups=[0, 0, 0, 1, 1, 2])
+        np.testing.assert_array_equal(got, np.zeros(6))
+    np.testing.assert_array_equal(R.raw([nan, -1.5], groups=[0, 0]), [0.0, -1.5])
+
+
+def mixed_batch(rng, n_groups):
+    """Groups of sizes 1..16 in shuffled order, tier rewards (ties), constant groups, NaNs."""
+    sizes = rng.choice([1, 2, 3, 5, 8, 16], size=n_groups)
+    parts = []
+    for k, g in enumerate(sizes):
+        if k % 4 == 0:
+            parts.append(np.full(g, rng.choice([1.0, -0.5, 0.1])))  # zero variance
+        elif k % 4 == 1:
+            parts.append(rng.normal(0.3, 2.0, size=g))
+        else:
+            parts.append(rng.choice([1.0, -0.5, -2.0], size=g))  # ties
+    r = np.concatenate(parts)
+    ids = np.repeat(rng.permutation(10 * n_groups)[:n_groups], sizes)
+    order = rng.permutation(r.size)
+    r, ids = r[order], ids[order]
+    r[rng.random(r.size) < 0.05] = np.nan
+    return r, ids
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("options", [{}, {"ddof": 1, "eps": 1e-4}, {"ddof": 0, "eps": 0.0}])
+def test_fast_equals_reference_on_mixed_groups(name, options):
+    kw = options if name in ("grpo", "batch_std") else {}
+    rng = np.random.default_rng(zlib.crc32(repr((name, options)).encode()))
+    for n_groups in (1, 7, 60):
+        r, ids = mixed_batch(rng, n_groups)
+        want = A.reference.ESTIMATORS[name](r, groups=ids, **kw)
+        for dtype in (np.float64, np.float32):
+            x = r.astype(dtype)
+            want_x = A.reference.ESTIMATORS[name](x, groups=ids, **kw)
+            assert_close(A.compute(name, x, groups=ids, **kw), want_x, dtype)
+        assert_close(A.compute(name, torch.from_numpy(r), groups=torch.from_numpy(ids), **kw).numpy(),
+                     want, np.float64)
+        # contiguous equal groups (the reshape fast path)
+        g = 8
+        rr = np.resize(r, g * max(1, r.size // g))
+        assert_close(A.compute(name, rr, group_size=g, **kw),
+                     A.reference.ESTIMATORS[name](rr, group_size=g, **kw), np.float64)
 
 
 # ----------------------------------------------------------------------------------------------
