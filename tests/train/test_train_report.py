@@ -55,25 +55,25 @@ def test_summary_and_findings_come_from_the_metrics(experiment):
     assert list(groups) == ["control", "raw", "grpo"] and all(len(g) == 2 for g in groups.values())
     summary = summarize(groups)
     s = summary["grpo"]
-    w = s["window"]
+    w = s.window
     finals = []
     for seed in (0, 1):
         rows = read_rows(run_dir(experiment, "grpo", seed) / "metrics.jsonl")
         finals.append(np.mean([r["label_frac"]["correct"] for r in rows[-w:]]))
         # the report's verdict is the trainer's, from the same rule and rows
-        assert summary["grpo"]["verdicts"][seed].collapsed == rows[-1]["collapsed"]
-    assert s["final_correct"] == pytest.approx(np.mean(finals))
+        assert summary["grpo"].verdicts[seed].collapsed == rows[-1]["collapsed"]
+    assert s.final_correct == pytest.approx(np.mean(finals))
     half = stats.t.ppf(0.975, 1) * np.std(finals, ddof=1) / np.sqrt(2)
-    assert (s["final_correct_ci"].lo, s["final_correct_ci"].hi) == pytest.approx((np.mean(finals) - half,
+    assert (s.final_correct_ci.lo, s.final_correct_ci.hi) == pytest.approx((np.mean(finals) - half,
                                                                                    np.mean(finals) + half))
-    assert summary["control"]["control"] and not s["control"]
+    assert summary["control"].control and not s.control
     found = findings(summary)
     assert 1 <= len(found.conclusions) <= 5
     assert found.conclusions[0].startswith("Most accurate arm:")
     assert any(line.startswith("Noise floor (control arm") for line in found.conclusions)
     assert set(found.details) == {"control", "raw", "grpo", "overall"}
     assert found.details["grpo"][0].startswith("grpo: correct")
-    assert any(f"{s['final_correct']:.2f}" in line for line in found.details["grpo"])
+    assert any(f"{s.final_correct:.2f}" in line for line in found.details["grpo"])
     pairs = {(a, b) for a, b, _ in found.comparisons}
     assert pairs >= {("raw", "control"), ("grpo", "control")} and len(pairs & {("raw", "grpo"), ("grpo", "raw")}) == 1
 
@@ -163,7 +163,7 @@ def test_learning_rate_sweep_groups_lr0_as_the_control_arm(tmp_path):
     groups = group_runs(load_runs([tmp_path]))
     assert list(groups) == ["control", "grpo"]
     summary = summarize(groups)
-    assert summary["control"]["collapsed"] == [False] and "too short" in summary["control"]["verdicts"][0].reason
+    assert summary["control"].collapsed == [False] and "too short" in summary["control"].verdicts[0].reason
     found = findings(summary)
     assert not any("step size" in line for line in found.lines())  # one trained learning rate: no such claim
     with pytest.raises(ValueError, match="lrs"):
@@ -257,6 +257,6 @@ def test_no_collapse_finding_rests_on_a_verdict_the_control_earns(tmp_path):
     runs = [_synthetic_run(tmp_path, "grpo", s, 0.02, estimator="grpo", template=0.95) for s in range(3)]
     runs += [_synthetic_run(tmp_path, "ctl", s, 0.02, lr=0.0, template=0.95) for s in range(3)]
     summary = summarize(group_runs(runs))
-    assert all(summary["grpo"]["collapsed"]) and all(summary["control"]["collapsed"])
+    assert all(summary["grpo"].collapsed) and all(summary["control"].collapsed)
     found = findings(summary)
     assert "the verdict is noise" in found.conclusions[1] and "no conclusion is drawn" in found.conclusions[1]

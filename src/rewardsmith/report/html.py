@@ -90,14 +90,13 @@ def write_report(runs: Sequence[str | Path], output: str | Path) -> tuple[Path, 
              f"rules {_esc(first.get('rules'))}; {len(loaded)} run(s) in {len(groups)} group(s).")
     rows = []
     for name, s in summary.items():
-        ci = s["final_correct_ci"]
         rows.append(
-            f"<tr{' class=control' if s['control'] else ''}>" + "".join(f"<td>{_esc(v)}</td>" for v in (
-                name, s["n_seeds"],
-                f"{s['start_correct']:.2f}", ci.text(),
-                f"{s['final_wrong_answer']:.2f}", f"{s['final_bad_format']:.2f}",
-                f"{s['final_reward_mean']:+.2f}", f"{s['final_top_skeleton_share']:.2f}",
-                f"{s['final_entropy']:.2f}", f"{sum(s['collapsed'])}/{len(s['collapsed'])}")) + "</tr>")
+            f"<tr{' class=control' if s.control else ''}>" + "".join(f"<td>{_esc(v)}</td>" for v in (
+                name, s.n_seeds,
+                f"{s.start_correct:.2f}", s.final_correct_ci.text(),
+                f"{s.labels['wrong_answer'].final:.2f}", f"{s.labels['bad_format'].final:.2f}",
+                f"{s.metrics['reward_mean'].final:+.2f}", f"{s.metrics['top_skeleton_share'].final:.2f}",
+                f"{s.metrics['entropy'].final:.2f}", f"{s.n_collapsed}/{len(s.verdicts)}")) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in ("run group", "seeds", "correct (start)", "correct (final) [95% CI]",
                                               "wrong_answer", "bad_format", "reward", "top template",
                                               "entropy", "collapsed"))
@@ -106,12 +105,12 @@ def write_report(runs: Sequence[str | Path], output: str | Path) -> tuple[Path, 
     nf_head = "".join(f"<th>{h}</th>" for h in ("run group", *(lab for _, lab in DETECTORS.values()), "collapsed"))
     nf_rows = []
     for name, s in summary.items():
-        cells = [name + (" (noise floor)" if s["control"] else "")]
-        cells += [_fmt_delta(s["delta"][d], fmts.get(d, "+.2f")) for d in DETECTORS]
-        cells.append(f"{sum(s['collapsed'])}/{len(s['collapsed'])}")
-        nf_rows.append(f"<tr{' class=control' if s['control'] else ''}>"
+        cells = [name + (" (noise floor)" if s.control else "")]
+        cells += [_fmt_delta(s.delta[d], fmts.get(d, "+.2f")) for d in DETECTORS]
+        cells.append(f"{s.n_collapsed}/{len(s.verdicts)}")
+        nf_rows.append(f"<tr{' class=control' if s.control else ''}>"
                        + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
-    has_control = any(s["control"] for s in summary.values())
+    has_control = any(s.control for s in summary.values())
     nf_note = ("The control arm trains at lr = 0: its policy never changes, so its changes are sampling noise, "
                "the floor against which every other arm's change is read." if has_control else
                "No control arm (lr = 0) was run: pass --control to `rewardsmith experiment` to measure the noise "
@@ -129,7 +128,7 @@ def write_report(runs: Sequence[str | Path], output: str | Path) -> tuple[Path, 
         "<h1>GRPO with a tiered rule reward: what the runs show</h1>",
         f"<p>{setup}</p>",
         "<h2>Conclusions</h2><ol class='conclusions'>" + "".join(f"<li>{_esc(l)}</li>" for l in lines) + "</ol>",
-        f"<p class='note'>Start / final = mean of the first {first_s['start_window']} / last {first_s['window']} "
+        f"<p class='note'>Start / final = mean of the first {first_s.start_window} / last {first_s.window} "
         f"steps. Intervals are 95% Student-t intervals over seeds; paired differences compare arms on the "
         f"same seeds (same prompts). Collapse: {_esc(COLLAPSE_RULE)}.</p>",
         f"<h2>Summary</h2><table><tr>{head}</tr>{''.join(rows)}</table>",
