@@ -144,52 +144,14 @@ def _write_work_dir(req: RunRequest) -> None:
 
 
 def _run_in(req: RunRequest) -> RunResult:
+    """Write the work dir, launch the sandbox, pump its I/O, end it and classify what happened."""
     cfg, mode, uid, hostdir, pass_fds = req.config, req.mode, req.uid, req.hostdir, req.pass_fds
     _write_work_dir(req)
     workdir = "/tmp/work" if mode != "fallback" else hostdir
-    python = cfg.python
-    if mode == "fallback" and uid is not None and not others_can_read(expose_paths(python)):
-        # Root without namespaces drops to a fresh uid, which cannot read an interpreter kept in a
-        # private dir (pyenv under /root): use a world-readable system python3 instead.
-        python = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
-                       if os.path.exists(p) and others_can_read(expose_paths(p))), python)
-    nproc = cfg.max_processes + 1
-    if uid is None:  # RLIMIT_NPROC counts every task of the caller's uid
-        nproc += user_tasks(os.getuid()) + 8
+    python = _interpreter(req)
     status_target = next(n for n in range(3, 1024) if n not in pass_fds)
-    boot_cfg = {
-        "mode": mode,
-        "status_fd": status_target,
-        "hostdir": hostdir,
-        "uid": uid,
-        "main": os.path.join(workdir, MAIN_NAME),
-        "argv": req.argv,
-        "tmpfs_mb": cfg.tmpfs_mb,
-        "pass_fds": pass_fds,
-        "expose": expose_paths(python),
-        "mask": caller_homes() if mode == "userns" else [],
-        "limits": {
-            "cpu_s": int(math.ceil(cfg.cpu_time if cfg.cpu_time is not None else cfg.timeout)),
-            "as": cfg.memory_mb * 1024 * 1024,
-            "nproc": nproc,
-            "fsize": cfg.file_size_mb * 1024 * 1024,
-            "nofile": cfg.max_open_files,
-            "wall_s": cfg.timeout + 1.0,
-        },
-    }
-    containment = {
-        "mode": mode,
-        "pid_namespace": mode != "fallback",
-        "mount_namespace": mode != "fallback",
-        "network": "netns" if mode != "fallback" else "audit-hook",
-        "user": (f"uid {uid}" if uid is not None else
-                 "userns root without capabilities" if mode == "userns" else "caller uid"),
-        "fence": "namespaces" if mode != "fallback" else "audit-hook",
-        "seccomp": _seccomp_description(mode),
-        "workdir": "tmpfs" if mode != "fallback" else "host disk",
-        "python": python,
-        "launcher": "zygote" if cfg.zygote else "unshare",
-    }
+    boot_cfg = _boot_config(req, python, workdir, status_target)
+    containment = _containment(req, python)
     env = {**RUN_ENV, "HOME": workdir}
     start = time.monotonic()
     handle = None
@@ -224,6 +186,64 @@ def _run_in(req: RunRequest) -> RunResult:
     if handle.zygote is not None and handle.cgroup is not None:
         handle.zygote.release_cgroup(handle.cgroup)
     return classify(out, err, report, flags, handle.returncode, duration, cfg, containment)
+
+
+def _interpreter(req: RunRequest) -> str:
+    """The interpreter that runs the program: the configured one, unless root's fallback uid could
+    not read it."""
+    python = req.config.python
+    if req.mode == "fallback" and req.uid is not None and not others_can_read(expose_paths(python)):
+        # Root without namespaces drops to a fresh uid, which cannot read an interpreter kept in a
+        # private dir (pyenv under /root): use a world-readable system python3 instead.
+        python = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
+                       if os.path.exists(p) and others_can_read(expose_paths(p))), python)
+    return python
+
+
+def _boot_config(req: RunRequest, python: str, workdir: str, status_target: int) -> dict:
+    """The JSON config the in-sandbox bootstrap (``_boot.py``) gets: mode, paths, fds and rlimits."""
+    cfg, mode, uid = req.config, req.mode, req.uid
+    nproc = cfg.max_processes + 1
+    if uid is None:  # RLIMIT_NPROC counts every task of the caller's uid
+        nproc += user_tasks(os.getuid()) + 8
+    return {
+        "mode": mode,
+        "status_fd": status_target,
+        "hostdir": req.hostdir,
+        "uid": uid,
+        "main": os.path.join(workdir, MAIN_NAME),
+        "argv": req.argv,
+        "tmpfs_mb": cfg.tmpfs_mb,
+        "pass_fds": req.pass_fds,
+        "expose": expose_paths(python),
+        "mask": caller_homes() if mode == "userns" else [],
+        "limits": {
+            "cpu_s": int(math.ceil(cfg.cpu_time if cfg.cpu_time is not None else cfg.timeout)),
+            "as": cfg.memory_mb * 1024 * 1024,
+            "nproc": nproc,
+            "fsize": cfg.file_size_mb * 1024 * 1024,
+            "nofile": cfg.max_open_files,
+            "wall_s": cfg.timeout + 1.0,
+        },
+    }
+
+
+def _containment(req: RunRequest, python: str) -> dict:
+    """What holds the run (``RunResult.containment``); launch adds ``cgroup``, the run ``readonly_root``."""
+    mode, uid = req.mode, req.uid
+    return {
+        "mode": mode,
+        "pid_namespace": mode != "fallback",
+        "mount_namespace": mode != "fallback",
+        "network": "netns" if mode != "fallback" else "audit-hook",
+        "user": (f"uid {uid}" if uid is not None else
+                 "userns root without capabilities" if mode == "userns" else "caller uid"),
+        "fence": "namespaces" if mode != "fallback" else "audit-hook",
+        "seccomp": _seccomp_description(mode),
+        "workdir": "tmpfs" if mode != "fallback" else "host disk",
+        "python": python,
+        "launcher": "zygote" if req.config.zygote else "unshare",
+    }
 
 
 def _seccomp_description(mode: str) -> str | None:
