@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -32,6 +34,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RUN_LANGUAGES = ("python", "bash")
 # the directories a block may name by a path from the repository root
 LINKED = ("src", "tests", "benchmarks", "docs")
+# programs a bash block may call that are not ours: a machine without one skips that block, saying so
+EXTERNAL_TOOLS = ("curl",)
 BLOCK_TIMEOUT_S = 300  # per block, for a loaded machine; the whole file takes about 1-2 min of CPU
 
 FENCE = re.compile(
@@ -87,6 +91,10 @@ def _env() -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("block", RUNNABLE, ids=[b.name for b in RUNNABLE])
 def test_docs_code_block_runs(block: Block, tmp_path: Path) -> None:
+    if block.lang == "bash":
+        missing = [t for t in EXTERNAL_TOOLS if re.search(rf"\b{t}\b", block.code) and not shutil.which(t)]
+        if missing:
+            pytest.skip(f"{block.name}: {missing} not installed here")
     for name in LINKED:
         (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
     if block.lang == "python":
@@ -95,17 +103,29 @@ def test_docs_code_block_runs(block: Block, tmp_path: Path) -> None:
         cmd = [sys.executable, str(script)]
     else:
         cmd = ["bash", "-euo", "pipefail", "-c", block.code]
+    # its own session, so that whatever the block left running (a server it started) is ended after it
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        done = subprocess.run(
-            cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S
-        )
+        stdout, stderr = proc.communicate(timeout=BLOCK_TIMEOUT_S)
     except subprocess.TimeoutExpired:
+        _end_session(proc)
         pytest.fail(f"{block.name}: the {block.lang} block ran past {BLOCK_TIMEOUT_S} s")
-    assert done.returncode == 0, (
-        f"{block.name}: the {block.lang} block exited {done.returncode}\n"
-        f"--- code\n{block.code}--- stdout (end)\n{done.stdout[-3000:]}\n"
-        f"--- stderr (end)\n{done.stderr[-3000:]}"
+    _end_session(proc)
+    assert proc.returncode == 0, (
+        f"{block.name}: the {block.lang} block exited {proc.returncode}\n"
+        f"--- code\n{block.code}--- stdout (end)\n{stdout[-3000:]}\n"
+        f"--- stderr (end)\n{stderr[-3000:]}"
     )
+
+
+def _end_session(proc: subprocess.Popen) -> None:
+    """Kill every process left in the block's process group, then reap the block itself."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
 
 
 def test_every_code_block_runs_or_says_why_not() -> None:
