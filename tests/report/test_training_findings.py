@@ -151,7 +151,8 @@ def test_learned_arm_against_the_best_rule_arm_at_its_setting(tmp_path):
 
 def test_sentences_render_the_numbers_they_are_given():
     f = F.CollapseCounts(2, 6, [("raw", 2, 3), ("grpo", 0, 3)], True, 0, 3, [])
-    assert collapse_sentence(f) == "2 of 6 trained runs collapsed (raw 2/3, grpo 0/3; control arm 0/3, the noise floor)."
+    assert collapse_sentence(f) == ("2 of 6 trained runs collapsed (raw 2/3, grpo 0/3; control arm 0/3, "
+                                    "the noise floor).")
     f = F.CollapseCounts(2, 6, [("raw", 2, 3), ("grpo", 0, 3)], True, 1, 3, [])
     assert collapse_sentence(f).startswith("The control arm (lr = 0) earned the collapse verdict in 1 of 3 run(s)")
     f = F.CollapseCounts(0, 4, [("grpo", 0, 4)], False, 0, 0, [])

@@ -1,6 +1,7 @@
 """Fast unit tests of the trainer's parts: config, tasks, tokenizer, metrics, loss."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -17,7 +18,43 @@ def test_every_config_field_has_a_doc():
     from dataclasses import fields
 
     assert {f.name for f in fields(GRPOConfig)} == set(FIELD_DOCS)
-    assert all(len(doc) > 10 for doc in FIELD_DOCS.values())
+    for f in fields(GRPOConfig):
+        assert len(f.metadata["help"]) > 10 and f.metadata["help"] == FIELD_DOCS[f.name], f.name
+
+
+def test_every_config_field_help_reaches_the_cli():
+    # The help used to be parsed out of source comments by a regex: a comment wrapped onto a
+    # second line silently dropped that field's --help. Now it is field metadata, read as is.
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from rewardsmith.cli import app
+
+    res = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "400", "NO_COLOR": "1"},
+                             terminal_width=400)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.replace("│", " ").split())
+    for f in fields(GRPOConfig):
+        assert "--" + f.name.replace("_", "-") in text
+        assert " ".join(f.metadata["help"].split())[:40] in text, f.name
+
+
+# a value of the wrong kind for each annotation: every field must refuse it, naming itself
+_WRONG = {"str": [123, None], "int": ["3", True, 2.5], "float": ["0.1", float("nan"), None],
+          "bool": ["false", 1, None], "dict[str, Any]": [[], "x"]}
+
+
+def test_every_config_field_is_validated():
+    from dataclasses import fields
+
+    from rewardsmith.train.config import field_checks
+
+    assert [name for name, _, _ in field_checks()] == [f.name for f in fields(GRPOConfig)]
+    for f in fields(GRPOConfig):
+        for value in _WRONG[f.type]:
+            with pytest.raises(ValueError, match=f"^{f.name}: expected .+, got {re.escape(repr(value))}$"):
+                GRPOConfig(**{f.name: value}).validate()
 
 
 @pytest.mark.parametrize(
@@ -26,7 +63,9 @@ def test_every_config_field_has_a_doc():
      ({"loss_agg": "mean"}, "loss_agg"), ({"task": "maths"}, "task"), ({"clip_low": 1.0}, "clip_low"),
      ({"temperature": 0}, "temperature"), ({"hidden_size": 30}, "hidden_size"),
      ({"estimator": "raw", "estimator_options": {"ddof": 1}}, "estimator_options"),
-     ({"grader": "/no/such/grader"}, "grader")],
+     ({"grader": "/no/such/grader"}, "grader"), ({"rules": "no-such-preset"}, "rules"),
+     ({"device": "cuda 1"}, "device"), ({"sft_wrong_frac": 1.5}, "sft_wrong_frac"), ({"ops": "*"}, "ops"),
+     ({"progress": "false"}, "progress"), ({"lora_targets": " , "}, "lora_targets")],
 )
 def test_config_rejects_bad_values_naming_the_field(change, field):
     with pytest.raises(ValueError, match=f"^{field}: "):

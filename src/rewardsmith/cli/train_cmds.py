@@ -2,7 +2,8 @@
 
 Every ``GRPOConfig`` field is an option of ``train`` and ``experiment`` (``--lr``, ``--group-size``,
 ``--dynamic-sampling/--no-dynamic-sampling``, ``--estimator-options '{"ddof": 1}'``, ...), with the
-field's one-line doc as its help. Precedence: defaults < ``--config FILE`` < options given.
+field's one-line help (``field(metadata={"help": ...})``) as its ``--help`` text. Precedence:
+defaults < ``--config FILE`` < options given.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _console = Console()
 
 
 def _config_params() -> list[inspect.Parameter]:
-    from rewardsmith.train.config import FIELD_DOCS, GRPOConfig
+    from rewardsmith.train.config import GRPOConfig
 
     params = []
     for f in fields(GRPOConfig):
@@ -33,7 +34,7 @@ def _config_params() -> list[inspect.Parameter]:
         decl = [f"{flag}/--no-{flag[2:]}"] if t is bool else [flag]
         params.append(inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[t],
-            default=typer.Option(None, *decl, help=FIELD_DOCS.get(f.name, ""), show_default=False)))
+            default=typer.Option(None, *decl, help=f.metadata["help"], show_default=False)))
     return params
 
 

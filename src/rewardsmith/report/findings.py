@@ -258,7 +258,8 @@ class NoiseFloor:
     n_trained: int
 
 
-def noise_floor(summary: Summary, detectors: Sequence[str] = ("correct", "top_skeleton_share", "distinct_2")) -> NoiseFloor | None:
+def noise_floor(summary: Summary,
+                detectors: Sequence[str] = ("correct", "top_skeleton_share", "distinct_2")) -> NoiseFloor | None:
     """None when no control arm ran."""
     a = arms(summary)
     if not a.control:

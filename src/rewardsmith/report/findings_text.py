@@ -55,7 +55,8 @@ def accuracy_sentence(summary: Summary, f: F.MostAccurate) -> str:
            f"(95% t-interval over {b.n_seeds} seed(s); start {b.start_correct:.2f})")
     if f.vs_control is not None:
         txt += (f"; against the control arm (lr = 0) {summary[f.control].final_correct:.2f}: paired difference "
-                f"{f.vs_control.text()}" + (": it learned." if f.learned else ": not distinguishable from no training."))
+                f"{f.vs_control.text()}"
+                + (": it learned." if f.learned else ": not distinguishable from no training."))
     else:
         txt += "."
     if f.next_best is not None:
@@ -162,7 +163,8 @@ def group_detail(summary: Summary, s: GroupSummary) -> list[str]:
     lines = [
         f"{s.name}: correct {lab['correct'].start:.2f} -> {s.final_correct_ci.text()} "
         f"(seeds {_fmt_seeds(lab['correct'].final_seeds)}), bad_format {lab['bad_format'].start:.2f} -> "
-        f"{lab['bad_format'].final:.2f}, wrong_answer {lab['wrong_answer'].start:.2f} -> {lab['wrong_answer'].final:.2f} "
+        f"{lab['bad_format'].final:.2f}, wrong_answer {lab['wrong_answer'].start:.2f} -> "
+        f"{lab['wrong_answer'].final:.2f} "
         f"after {s.steps} steps; {s.n_collapsed} of {len(s.verdicts)} run(s) collapsed."
     ]
     lines += [f"seed {seed}: {v.reason}." for seed, v in zip(s.seeds, s.verdicts)]

@@ -89,8 +89,10 @@ class GroupSummary:
     min_adv_final: float  # smallest advantage in the final window
     verdicts: list[Verdict]  # per seed: the collapse rule's verdict over the whole run
     top_answer: list[TopAnswer] = field(default_factory=list)  # runs with logged samples
-    step_format_halved: int | None = None  # first step smoothed bad_format <= half its start (if it fell significantly)
-    step_correct_half_gain: int | None = None  # first step smoothed correct reached half its gain (if it rose significantly)
+    # first step the smoothed bad_format is <= half its start (only if it fell significantly)
+    step_format_halved: int | None = None
+    # first step the smoothed correct reached half its gain (only if it rose significantly)
+    step_correct_half_gain: int | None = None
     start_stage: int = 0  # nearest of the seed's four stages (SEED_STAGES, 1-based) at the start
     final_stage: int = 0  # ... and at the end
 

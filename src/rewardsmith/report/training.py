@@ -24,7 +24,8 @@ from rewardsmith.report.findings import paired_comparisons
 from rewardsmith.report.findings_text import Findings, findings
 from rewardsmith.report.runs import CONTROL, LEARNED_SUFFIX, GroupKey, Run, group_runs, is_control, load_runs
 from rewardsmith.report.summary import DETECTORS, SEED_STAGES, GroupSummary, run_collapse, summarize
-from rewardsmith.report.training_figures import collapse_figure, curves_figure, histograms_figure, label_fractions_figure
+from rewardsmith.report.training_figures import (collapse_figure, curves_figure, histograms_figure,
+                                                  label_fractions_figure)
 from rewardsmith.train.collapse import RULE_SENTENCE
 
 __all__ = ["Run", "GroupKey", "GroupSummary", "Findings", "load_runs", "group_runs", "summarize", "findings",
