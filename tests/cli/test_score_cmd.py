@@ -120,7 +120,7 @@ def test_unscored_rows_are_written_as_null(tmp_path):
         ([{"completion": "x"}], [], ["'answer'", "missing", "seed-tiered"]),
         ([{"text": "x", "answer": "1"}], [], ["'completion'", "missing", "['text', 'answer']"]),
         ([{"completion": "x", "answer": "1"}], ["--estimator", "grpo"], ["needs groups", "'group'", "'prompt'"]),
-        ([{"completion": "x", "answer": "1"}], ["--estimator", "nope"], ["unknown estimator", "'nope'", "grpo"]),
+        ([{"completion": "x", "answer": "1"}], ["--estimator", "nope"], ["estimator: expected one of", "got 'nope' (unknown name)", "grpo"]),
         ([{"completion": "x", "answer": "1"}], ["--engine", "spark"], ["'spark'", "local", "ray"]),
     ],
 )

@@ -160,8 +160,13 @@ def test_advantage_reward_refuses_batches_that_are_not_whole_groups(seed_rules):
         adv(prompts=["a", "a", "b"], completions=[CORRECT, WRONG, JUNK], answer=["4"] * 3)
     with pytest.raises(ValueError, match="num_generations: expected an integer >= 2"):
         rt.advantage_reward(seed_rules, "rank", num_generations=1)
-    with pytest.raises(ValueError, match="unknown name"):
+    with pytest.raises(ValueError, match=r"^estimator: expected one of \[.*\], got 'ppo' \(unknown name\)$"):
         rt.advantage_reward(seed_rules, "ppo", num_generations=2)
+    # options are checked when the reward function is made, in advantages.check_estimator's words
+    with pytest.raises(ValueError, match=r"^estimator_options: expected a subset of \['ddof', 'eps'\] for 'grpo'"):
+        rt.advantage_reward(seed_rules, "grpo", num_generations=2, dof=1)
+    with pytest.raises(ValueError, match=r"^estimator_options\['eps'\]: expected a finite number >= 0, got -1"):
+        rt.advantage_reward(seed_rules, "grpo", num_generations=2, eps=-1)
 
 
 @settings(max_examples=60, deadline=None)

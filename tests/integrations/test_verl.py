@@ -92,6 +92,22 @@ def test_estimator_has_verls_signature_and_our_numbers(name):
         rv.verl_estimator("rank")(token_level_rewards=tlr, response_mask=mask)
 
 
+@pytest.mark.parametrize(
+    "name, options, match",
+    [
+        ("ppo", {}, r"^estimator: expected one of \[.*'grpo'.*\], got 'ppo' \(unknown name\)$"),
+        ("grpo", {"dof": 1}, r"^estimator_options: expected a subset of \['ddof', 'eps'\] for 'grpo', got \['dof'\]"),
+        ("grpo", {"ddof": 2}, r"^estimator_options\['ddof'\]: expected 0 \(population\) or 1 \(Bessel\), got 2$"),
+        ("rloo", {"eps": 1e-4}, r"^estimator_options: expected none for 'rloo', got \['eps'\]"),
+    ],
+)
+def test_estimator_name_and_options_are_checked_when_made(name, options, match):
+    """A bad name or option fails when the estimator is made (not later in verl's driver), worded
+    as every other caller of ``advantages.check_estimator`` words it."""
+    with pytest.raises(ValueError, match=match):
+        rv.verl_estimator(name, **options)
+
+
 # --------------------------------------------------------------------------- the real verl package
 
 

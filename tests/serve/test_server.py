@@ -171,7 +171,7 @@ def _raw(url: str, request: bytes, send_more=None, timeout: float = 30.0) -> byt
 @pytest.mark.parametrize("case", ["malformed", "not_object", "rows_not_list", "completion_int", "answer_object",
                                   "missing_answer", "unknown_key", "bad_estimator", "group_missing",
                                   "num_tokens_str", "deep_10000", "deep_in_field", "not_utf8", "bad_deadline",
-                                  "too_many_rows", "huge_int", "bad_option"])
+                                  "too_many_rows", "huge_int", "bad_option", "estimator_array", "huge_estimator"])
 def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
     ok_row = {"completion": "<think>a</think><answer>3</answer>", "answer": "3"}
     deep = "[" * 10_000 + "]" * 10_000
@@ -197,7 +197,12 @@ def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
         "bad_deadline": (json.dumps({"rows": [ok_row]}).encode(), 400, "x-request-timeout"),
         "too_many_rows": (json.dumps({"rows": [ok_row] * 5001}).encode(), 413, "rows: 5001"),
         "bad_option": (json.dumps({"rows": [dict(ok_row, group=1)], "estimator": "grpo",
-                                   "estimator_options": {"ddof": 3}}).encode(), 422, "estimator_options: ddof"),
+                                   "estimator_options": {"ddof": 3}}).encode(), 422,
+                       "estimator_options['ddof']: expected 0 (population) or 1 (Bessel), got 3"),
+        "estimator_array": (json.dumps({"rows": [ok_row], "estimator": ["grpo"]}).encode(), 422,
+                            "estimator: expected one of"),
+        "huge_estimator": (json.dumps({"rows": [ok_row], "estimator": "g" * 100_000}).encode(), 422,
+                           "estimator: expected one of"),
         "huge_int": (('{"rows": [{"completion": "x", "answer": ' + "9" * 5000 + "}]}").encode(), 400, "5000 digits"),
     }
     body, status, needle = bodies[case]
@@ -207,6 +212,7 @@ def test_bad_requests_are_4xx_naming_the_problem(math_server, case):
     r = httpx.post(math_server.url + "/score", headers=headers, content=body, timeout=60)
     assert r.status_code == status, r.text
     assert needle in r.json()["error"], r.json()
+    assert len(r.json()["error"]) < 1000  # the message names the value, it does not echo a huge one
     # the server is still up and scores
     r = httpx.post(math_server.url + "/score", headers=AUTH, json={"rows": [ok_row]}, timeout=30)
     assert r.status_code == 200 and r.json()["results"][0]["label"] == "correct"

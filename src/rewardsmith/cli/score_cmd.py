@@ -52,11 +52,11 @@ def score(
     console = Console(stderr=False)
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"expected 'local' or 'ray', got {engine!r}", param_hint="--engine")
-    if estimator is not None and estimator not in advantages.ESTIMATORS:
-        raise typer.BadParameter(
-            f"unknown estimator {estimator!r}; expected one of {sorted(advantages.ESTIMATORS)}",
-            param_hint="--estimator",
-        )
+    if estimator is not None:
+        try:
+            advantages.check_estimator(estimator)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--estimator") from None
     if workers is not None and workers < 0:
         raise typer.BadParameter(f"expected an integer >= 0, got {workers}", param_hint="--workers")
     try:

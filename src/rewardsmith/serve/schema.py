@@ -144,19 +144,17 @@ def parse_score_request(obj: Any, ruleset: Any, max_rows: int) -> ScoreRequest:
         raise BadRequest(413, f"rows: {len(rows)} rows; this server takes at most {max_rows} per request "
                               "(split the batch or start it with a larger --max-rows)")
     estimator = obj.get("estimator")
-    if estimator is not None and estimator not in advantages.ESTIMATORS:
-        raise BadRequest(422, f"estimator: unknown name {_short(estimator)}; expected one of "
-                              f"{sorted(advantages.ESTIMATORS)}")
     options = obj.get("estimator_options") or {}
     if not isinstance(options, dict):
         raise BadRequest(422, f"estimator_options: expected an object, got {_type(options)}")
     if options and estimator is None:
         raise BadRequest(422, "estimator_options: given without an estimator")
-    if estimator is not None:  # bad options are refused before any row is scored
+    if estimator is not None:  # a bad name or option is refused before any row is scored
         try:
-            advantages.compute(estimator, np.array([0.0, 1.0]), group_size=2, **options)
-        except (ValueError, TypeError) as exc:
-            raise BadRequest(422, f"estimator_options: {exc}") from None
+            advantages.check_estimator(estimator, **options)
+        except ValueError as exc:  # the message quotes the client's value: cut a huge one short
+            message = str(exc)
+            raise BadRequest(422, message if len(message) <= 500 else message[:500] + "...") from None
     details = obj.get("details", False)
     if not isinstance(details, bool):
         raise BadRequest(422, f"details: expected true or false, got {_type(details)} {_short(details)}")

@@ -48,10 +48,8 @@ class AdvantageReward:
         log_metrics: bool = True,
         **estimator_options: Any,
     ) -> None:
-        if estimator not in _adv.ESTIMATORS:
-            raise ValueError(
-                f"estimator: unknown name {estimator!r}; expected one of {sorted(_adv.ESTIMATORS)}"
-            )
+        # the name and its options, so a typo fails here and not mid-training
+        _adv.check_estimator(estimator, **estimator_options)
         if estimator == "raw":
             raise ValueError(
                 "estimator: 'raw' is not zero-mean within a group, and TRL subtracts the group mean "
@@ -64,8 +62,6 @@ class AdvantageReward:
                 continue
             if isinstance(g, bool) or not isinstance(g, int) or g < 2:
                 raise ValueError(f"{name}: expected an integer >= 2 (a group needs two completions), got {g!r}")
-        # validate the options once, on a toy batch, so a typo fails here and not mid-training
-        _adv.compute(estimator, np.array([0.0, 1.0]), group_size=2, **estimator_options)
         self.estimator = estimator
         self.estimator_options = dict(estimator_options)
         self.num_generations = num_generations
