@@ -14,6 +14,7 @@ from rewardsmith.cli import score_cmd  # noqa: E402,F401  score
 from rewardsmith.cli import train_cmds  # noqa: E402,F401  train, experiment, report
 from rewardsmith.cli import models_cmd  # noqa: E402,F401  models
 from rewardsmith.cli import graders_cmds  # noqa: E402,F401  graders fit|eval, compare-smoothing
+from rewardsmith.cli import judge_cmds  # noqa: E402,F401  graders judge|distill
 from rewardsmith.cli import serve_cmd  # noqa: E402,F401  serve
 
 
