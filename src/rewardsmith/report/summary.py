@@ -258,7 +258,6 @@ def summarize_group(name: str, key: GroupKey, runs: Sequence[Run]) -> GroupSumma
     fell = one_sided_p(bad.final, n1, bad.start, n0) < RULE.alpha
     rose = one_sided_p(cor.start, n0, cor.final, n1) < RULE.alpha
     gain = cor.final - cor.start
-    mix = lambda which: [getattr(labels[lab], which) for lab in LABELS]  # noqa: E731
     return GroupSummary(
         name=name, key=key, seeds=[int(r.config.get("seed", i)) for i, r in enumerate(runs)],
         steps=int(runs[0].rows[n - 1]["step"]), window=w, start_window=w0, lr=runs[0].config.get("lr"),
@@ -268,7 +267,8 @@ def summarize_group(name: str, key: GroupKey, runs: Sequence[Run]) -> GroupSumma
         top_answer=_top_answer(runs, n - w),
         step_format_halved=_first_step(steps, bm <= bm[0] / 2) if fell else None,
         step_correct_half_gain=_first_step(steps, cm >= cor.start + gain / 2) if rose else None,
-        start_stage=_nearest_stage(mix("start")), final_stage=_nearest_stage(mix("final")))
+        start_stage=_nearest_stage([labels[lab].start for lab in LABELS]),
+        final_stage=_nearest_stage([labels[lab].final for lab in LABELS]))
 
 
 def summarize(groups: dict[str, list[Run]]) -> dict[str, GroupSummary]:
