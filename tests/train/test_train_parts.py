@@ -190,8 +190,10 @@ def test_k3_kl_is_zero_at_reference_and_positive_elsewhere():
     assert float(loss_b1.detach()) > float(loss_b0.detach())
 
 
-@pytest.mark.parametrize("kind", ["llama", "llama_gqa", "qwen2"])
-def test_fastlm_matches_transformers_forward_and_gradients(kind):
+@pytest.mark.parametrize("kind,fuse", [("llama", True), ("llama_gqa", True), ("qwen2", True), ("llama_gqa", False),
+                                       ("qwen2", False)])
+def test_fastlm_matches_transformers_forward_and_gradients(kind, fuse):
+    """Fused weights (small models) and per-module weights (large ones) give transformers' numbers."""
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     from rewardsmith.train.fastlm import FastLM, HFForward
@@ -203,6 +205,8 @@ def test_fastlm_matches_transformers_forward_and_gradients(kind):
     model = Qwen2ForCausalLM(Qwen2Config(**common)) if kind == "qwen2" else LlamaForCausalLM(LlamaConfig(**common))
     assert FastLM.supports(model)
     fast, hf = FastLM(model), HFForward(model)
+    assert fast.fuse  # a small model
+    fast.fuse = fuse
     ids = torch.randint(0, 50, (3, 10))
     pos = torch.arange(10).expand(3, 10)
     assert torch.allclose(fast(ids, pos), hf(ids, pos), atol=1e-5)

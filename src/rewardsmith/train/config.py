@@ -64,6 +64,10 @@ class GRPOConfig:
     gradient_checkpointing: bool = field(default=False, metadata={
         "help": "Recompute each decoder layer in the backward pass (less activation memory, one more "
                 "forward)."})
+    micro_batch_tokens: int = field(default=512, metadata={
+        "help": "The update's forward+backward runs on at most about this many padded completion tokens "
+                "at a time, gradients summed into one step (same step, less activation memory; 0 = the "
+                "whole batch at once)."})
     seed: int = field(default=0, metadata={
         "help": "Seed of the RL run: prompts, sampling, everything after the warm start."})
     # --- supervised warm start (tiny model only) ---------------------------------------------
@@ -263,6 +267,7 @@ def field_checks() -> list[tuple[str, str, Callable[[Any], bool]]]:
         ("lora_targets", "a comma-separated list of module names, e.g. 'q_proj,v_proj'",
          lambda v: isinstance(v, str) and any(t.strip() for t in v.split(","))),
         ("gradient_checkpointing", _BOOL, _is_bool),
+        ("micro_batch_tokens", _INT_GE_0 + " (0 = the whole batch at once)", _int_at_least(0)),
         ("seed", _INT_GE_0, _int_at_least(0)),
         ("sft_steps", _INT_GE_0, _int_at_least(0)),
         ("sft_good_frac", "a number in [0, 1]", _number_in(0.0, 1.0)),

@@ -30,12 +30,15 @@ from rewardsmith.progress import progress_bar
 from rewardsmith.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from rewardsmith.train.collapse import run_verdict
 from rewardsmith.train.config import GRPOConfig
-from rewardsmith.train.fastlm import FastLM, HFForward, make_forward
+from rewardsmith.train.fastlm import HFForward, make_forward
+from rewardsmith.train.logprobs import micro_batches, token_logprobs
 from rewardsmith.train.metrics import collapse_metrics, label_fractions, reward_stats
-from rewardsmith.train.model import Policy, add_lora, load_policy, warm_start
+from rewardsmith.train.model import add_lora, load_policy, warm_start
+from rewardsmith.train.rollout import Rollout, rollout
 from rewardsmith.train.tasks import ArithmeticTask, make_task
 
-__all__ = ["train", "rollout", "Rollout", "RewardFn", "config_reward", "make_reward", "grpo_loss", "setup_policy"]
+__all__ = ["train", "rollout", "Rollout", "RewardFn", "config_reward", "make_reward", "grpo_loss", "setup_policy",
+           "token_logprobs"]
 
 RewardFn = Callable[[Sequence[str], Sequence[str]], "tuple[np.ndarray, list[str]]"]
 
@@ -76,230 +79,16 @@ def make_reward(spec: Any) -> tuple[RewardFn, tuple[str, ...]]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Rollout: batched sampling with a KV cache
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Rollout:
-    input_ids: Any  # (B, Lp + T) prompt (left-padded) then completion (right-padded)
-    attention_mask: Any  # (B, Lp + T) 1 on real prompt tokens and completion tokens
-    position_ids: Any  # (B, Lp + T)
-    completion_mask: Any  # (B, T) bool, completion tokens up to and including the stop token
-    prompt_len: int  # Lp
-    completion_ids: list[list[int]]  # unpadded, per completion
-    left_padded: bool  # prompts differ in length: forwards need the attention mask
-    group_size: int = 1  # rows g*G .. g*G+G-1 share one prompt (forwards run each prompt once)
-
-    @property
-    def forward_mask(self) -> Any:
-        """The mask a forward pass needs: None without left padding (the padding after a stop
-        token is never attended to by earlier tokens), which skips building a 4-D mask."""
-        return self.attention_mask if self.left_padded else None
-
-
-def _as_forward(model_or_fwd: Any) -> FastLM | HFForward:
-    return model_or_fwd if isinstance(model_or_fwd, (FastLM, HFForward)) else make_forward(model_or_fwd)
-
-
-def _expand_cache(cache: list, G: int) -> list:
-    """A FastLM KV cache of P prompts -> one of P*G rows (each prompt's keys/values G times)."""
-    return [(k.repeat_interleave(G, 0), v.repeat_interleave(G, 0)) for k, v in cache]
-
-
-def rollout(policy: Policy, prompts: Sequence[list[int]], group_size: int, temperature: float,
-            max_new_tokens: int, fwd: FastLM | HFForward | None = None) -> Rollout:
-    """Sample ``group_size`` completions per prompt from ``softmax(logits / temperature)``.
-
-    Our own loop with a KV cache, not ``generate``. Measured here on the tiny policy, 8 x 8
-    completions of 16 tokens, one thread (best of 7): ``generate`` 47 ms, this loop over
-    transformers' ``forward`` 36 ms, over ``fastlm.FastLM`` (the default ``fwd`` for Llama/Qwen2)
-    25 ms; ``generate`` spends its time in per-token bookkeeping (logits processors, stopping
-    criteria, cache objects). Stops at EOS or ``</answer>`` (a single token or a token sequence).
-
-    With FastLM, each prompt is prefilled once and its KV cache shared by its G rows (a chat
-    prompt with a system turn and an example is ~90 tokens: G times less prefill), and rows that
-    have stopped are dropped from the batch (the cache is compacted once a quarter of the rows
-    still decoded are finished), so the step costs what the unfinished completions cost.
-    """
-    import torch
-
-    model = policy.model
-    fwd = _as_forward(model if fwd is None else fwd)
-    fast = isinstance(fwd, FastLM)
-    device = next(model.parameters()).device
-    G, P = group_size, len(prompts)
-    B, Lp = P * G, max(map(len, prompts))
-    ids_p = torch.tensor([[policy.pad_id] * (Lp - len(p)) + list(p) for p in prompts], device=device)
-    att_p = torch.tensor([[0] * (Lp - len(p)) + [1] * len(p) for p in prompts], device=device)
-    pos_p = (att_p.cumsum(-1) - 1).clamp(min=0)
-    left_padded = len({len(p) for p in prompts}) > 1
-    stop_ids = torch.tensor(policy.stop_ids, device=device)
-    stop_seq = torch.tensor(policy.stop_seq, device=device) if policy.stop_seq else None
-    L = len(policy.stop_seq)
-    ids, att, pos = (x.repeat_interleave(G, 0) for x in (ids_p, att_p, pos_p))
-    dec_pos = pos[:, -1:] + 1 + torch.arange(max_new_tokens, device=device)  # (B, T) positions
-    toks = torch.full((B, max_new_tokens), policy.pad_id, dtype=torch.long, device=device)
-    stop_at = torch.full((B,), max_new_tokens - 1, dtype=torch.long, device=device)  # index of the stop token
-    rows = torch.arange(B, device=device)  # the rows still in the decoding batch
-    finished = torch.zeros(B, dtype=torch.bool, device=device)  # per row of `rows`
-    was_training = model.training
-    model.eval()
-    T = 0
-    with torch.inference_mode():  # less per-op bookkeeping than no_grad; outputs re-enter autograd below
-        cache = fwd.new_cache()
-        fwd.freeze()
-        if fast:
-            logits = fwd(ids_p, pos_p, att_p.bool() if left_padded else None, cache, tail=1)[:, -1]
-            cache = _expand_cache(cache, G)
-            logits = logits.repeat_interleave(G, 0)
-        else:
-            logits = fwd(ids, pos, att.bool() if left_padded else None, cache, tail=1)[:, -1]
-        full_att = att.bool()
-        for t in range(max_new_tokens):
-            scaled = logits.float() if temperature == 1.0 else logits.float() / temperature
-            nxt = torch.multinomial(torch.softmax(scaled, dim=-1), 1)  # (n, 1)
-            toks[rows, t] = nxt[:, 0]
-            T = t + 1
-            hit = torch.isin(nxt[:, 0], stop_ids)
-            if stop_seq is not None and t + 1 >= L:
-                hit = hit | (toks[rows, t + 1 - L : t + 1] == stop_seq).all(1)
-            new = hit & ~finished
-            stop_at[rows[new]] = t
-            finished |= hit
-            if t == max_new_tokens - 1 or bool(finished.all()):
-                break
-            if fast and int(finished.sum()) * 4 >= len(rows):  # compact: keep the unfinished rows
-                keep = (~finished).nonzero()[:, 0]
-                rows, finished, nxt = rows[keep], finished[keep], nxt[keep]
-                cache = [(k[keep], v[keep]) for k, v in cache]
-                full_att = full_att[keep]
-            if left_padded:
-                full_att = torch.cat([full_att, torch.ones_like(full_att[:, :1])], 1)
-            logits = fwd(nxt, dec_pos[rows, t : t + 1], full_att if left_padded else None, cache,
-                         tail=1)[:, -1]
-    fwd.unfreeze()
-    model.train(was_training)
-    # a completion is its tokens up to and including its first stop; later samples become padding
-    cmask = torch.arange(T, device=device)[None] <= stop_at[:, None]
-    comp = torch.where(cmask, toks[:, :T], policy.pad_id)
-    input_ids = torch.cat([ids, comp], 1)
-    attention_mask = torch.cat([att, cmask.long()], 1)
-    position_ids = torch.cat([pos, dec_pos[:, :T]], 1)
-    comp_list = [c[: int(n) + 1] for c, n in zip(comp.tolist(), stop_at.clamp(max=T - 1).tolist())]
-    return Rollout(input_ids, attention_mask, position_ids, cmask, Lp, comp_list, left_padded, G)
-
-
-# ----------------------------------------------------------------------------------------------
 # Loss
 # ----------------------------------------------------------------------------------------------
 
-LOGPROB_CHUNK = 512  # completion positions per LM-head chunk: 512 x 49,152 float32 logits = 100 MB
 
+def grpo_loss(logp, old_logp, ref_logp, adv, mask, cfg: GRPOConfig, totals: tuple[Any, Any] | None = None):
+    """The clipped surrogate (+ beta * k3) aggregated by ``cfg.loss_agg``; returns (loss, stats).
 
-def _chunk_logprobs(h: Any, weight: Any, bias: Any, tok: Any, temperature: float, entropy: bool):
-    import torch
-    import torch.nn.functional as F
-
-    logits = F.linear(h, weight, bias).float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    lse = torch.logsumexp(logits, -1)
-    lp = logits.gather(-1, tok[:, None]).squeeze(-1) - lse
-    if not entropy:
-        return lp, lp.new_zeros(())
-    with torch.no_grad():
-        ent = lse - (torch.softmax(logits, -1) * logits).sum(-1)
-    return lp, ent
-
-
-def selected_logprobs(hidden: Any, weight: Any, bias: Any, tokens: Any, temperature: float,
-                      with_entropy: bool = False):
-    """``log softmax(hidden W^T + b)[token]`` (and the entropy) for N positions, (N,) each.
-
-    The LM head runs on ``LOGPROB_CHUNK`` positions at a time; with gradients each chunk is
-    recomputed in the backward pass (``torch.utils.checkpoint``), so at most one chunk of
-    vocabulary-wide logits (and its gradient) exists at once, instead of B x T x V float32 logits
-    and their copies (49,152 wide for SmolLM2), for one extra LM-head matmul."""
-    import torch
-    import torch.utils.checkpoint
-
-    lps, ents = [], []
-    grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
-    for i in range(0, hidden.shape[0], LOGPROB_CHUNK):
-        args = (hidden[i : i + LOGPROB_CHUNK], weight, bias, tokens[i : i + LOGPROB_CHUNK], temperature, with_entropy)
-        if grad:
-            lp, ent = torch.utils.checkpoint.checkpoint(_chunk_logprobs, *args, use_reentrant=False)
-        else:
-            lp, ent = _chunk_logprobs(*args)
-        lps.append(lp)
-        ents.append(ent)
-    lp = torch.cat(lps) if lps else hidden.new_zeros(0)
-    return lp, (torch.cat(ents) if with_entropy and ents else None)
-
-
-def _completion_hidden(fwd: FastLM, ro: Rollout):
-    """Final hidden states (B, T, H) whose row t predicts completion token t. Each prompt runs
-    once (its keys/values are then shared by its G completions, gradients summed through the
-    copies), then the completions run on that cache: with a ~90-token chat prompt and G = 4 that
-    is about half the tokens of a forward over every row's prompt + completion."""
-    import torch
-
-    G, Lp = ro.group_size, ro.prompt_len
-    T = ro.input_ids.shape[1] - Lp
-    mask = ro.forward_mask
-    cache = fwd.new_cache()
-    sl = slice(None, None, G)
-    h_last = fwd(ro.input_ids[sl, :Lp], ro.position_ids[sl, :Lp],
-                 None if mask is None else mask[sl, :Lp].bool(), cache, tail=1, hidden=True)
-    h_last = h_last.repeat_interleave(G, 0)
-    if T == 1:
-        return h_last
-    cache = _expand_cache(cache, G)
-    h = fwd(ro.input_ids[:, Lp:-1], ro.position_ids[:, Lp:-1],
-            None if mask is None else mask[:, :-1].bool(), cache, hidden=True)
-    return torch.cat([h_last, h], 1)
-
-
-def token_logprobs(model: Any, ro: Rollout, temperature: float, with_entropy: bool = False):
-    """log pi(token) of each completion token under ``softmax(logits / temperature)``, (B, T),
-    zero outside ``ro.completion_mask``; and the entropy there when ``with_entropy``.
-
-    ``model``: a transformers model or a forward from ``fastlm.make_forward``. With FastLM only
-    the completion positions reach the LM head (``selected_logprobs``); transformers' forward
-    computes ``logits_to_keep = T + 1`` positions of full logits."""
-    import torch
-
-    fwd = _as_forward(model)
-    T = ro.input_ids.shape[1] - ro.prompt_len
-    tok = ro.input_ids[:, ro.prompt_len :]
-    sel = ro.completion_mask
-    if isinstance(fwd, FastLM):
-        h = _completion_hidden(fwd, ro)
-        head = fwd.model.lm_head
-        lp_sel, ent_sel = selected_logprobs(h[sel], head.weight, head.bias, tok[sel], temperature, with_entropy)
-        logp = torch.zeros(sel.shape, dtype=lp_sel.dtype, device=sel.device).masked_scatter(sel, lp_sel)
-        ent = None
-        if with_entropy:
-            ent = torch.zeros(sel.shape, dtype=lp_sel.dtype, device=sel.device).masked_scatter(sel, ent_sel)
-        return logp, ent
-    mask = ro.forward_mask
-    logits = fwd(ro.input_ids, ro.position_ids, None if mask is None else mask.bool(), tail=T + 1)
-    logits = logits[:, :-1].float()  # position t predicts token t + 1: the T completion tokens
-    if temperature != 1.0:
-        logits = logits / temperature
-    lse = torch.logsumexp(logits, -1)
-    logp = (logits.gather(-1, tok[..., None]).squeeze(-1) - lse) * sel
-    if not with_entropy:
-        return logp, None
-    with torch.no_grad():
-        p = torch.softmax(logits, -1)
-        ent = (lse - (p * logits).sum(-1)) * sel
-    return logp, ent
-
-
-def grpo_loss(logp, old_logp, ref_logp, adv, mask, cfg: GRPOConfig):
-    """The clipped surrogate (+ beta * k3) aggregated by ``cfg.loss_agg``; returns (loss, stats)."""
+    ``totals = (sequences, tokens)`` of the whole batch when ``logp`` is one micro-batch of it:
+    the normalizers then are the batch's, so the micro-batches' losses (and gradients) sum to the
+    batch's. ``stats`` (clip fraction, KL) are means over this call's tokens."""
     import torch
 
     m = mask.float()
@@ -314,19 +103,78 @@ def grpo_loss(logp, old_logp, ref_logp, adv, mask, cfg: GRPOConfig):
         kl = torch.exp(d) - d - 1
         if cfg.beta > 0:
             per_tok = per_tok + cfg.beta * kl
-    n_seq = (m.sum(1) > 0).sum().clamp(min=1)
+    n_seq, n_tok = totals if totals is not None else ((m.sum(1) > 0).sum().clamp(min=1), m.sum().clamp(min=1))
     if cfg.loss_agg == "grpo":
         loss = ((per_tok * m).sum(1) / m.sum(1).clamp(min=1)).sum() / n_seq
     elif cfg.loss_agg == "dr_grpo":
         loss = (per_tok * m).sum() / (n_seq * cfg.max_new_tokens)
     else:  # dapo
-        loss = (per_tok * m).sum() / m.sum().clamp(min=1)
+        loss = (per_tok * m).sum() / n_tok
     with torch.no_grad():
         clipped = ((ratio < 1 - cfg.clip_low) & (a < 0)) | ((ratio > 1 + cfg.clip_high) & (a > 0))
         tokens = m.sum().clamp(min=1)
         stats = {"clip_frac": float((clipped.float() * m).sum() / tokens),
                  "kl": float((kl * m).sum() / tokens) if kl is not None else None}
     return loss, stats
+
+
+def policy_update(fwd: Any, ref_fwd: Any, opt: Any, params: list, ro: Rollout, adv: Any, mask: Any,
+                  cfg: GRPOConfig) -> dict[str, Any]:
+    """``cfg.ppo_epochs`` optimizer steps on ``grpo_loss`` over the rollout ``ro``; returns the
+    first epoch's loss, grad norm, entropy and KL, and the largest clip fraction.
+
+    Each epoch runs forward + backward on ``micro_batches(ro, cfg.micro_batch_tokens)`` one at
+    a time, the loss normalized by the whole batch's sequence and token counts, so the summed
+    gradients are the whole batch's and one optimizer step follows: the same step as one
+    forward over the batch (up to floating-point order) with the activation memory of the
+    largest micro-batch. Micro-batches whose rows are all masked (dynamic sampling) skip the
+    backward."""
+    import torch
+
+    m = mask.float()
+    totals = ((m.sum(1) > 0).sum().clamp(min=1), m.sum().clamp(min=1))
+    n_tok = float(ro.completion_mask.sum().clamp(min=1))
+    mbs = micro_batches(ro, cfg.micro_batch_tokens)
+    old = [None] * len(mbs)
+    ref = [None] * len(mbs)
+    with torch.no_grad():
+        for j, (_, mb) in enumerate(mbs):
+            if cfg.ppo_epochs > 1:
+                old[j], _ = token_logprobs(fwd, mb, cfg.temperature)
+            if ref_fwd is not None:
+                ref[j], _ = token_logprobs(ref_fwd, mb, cfg.temperature)
+    stats: dict[str, Any] = {}
+    for epoch in range(cfg.ppo_epochs):
+        first = epoch == 0
+        opt.zero_grad(set_to_none=True)
+        loss_sum = ent_sum = clip_sum = kl_sum = 0.0
+        for j, (rows, mb) in enumerate(mbs):
+            m_j = mask[rows, : mb.completion_mask.shape[1]]
+            n_j = float(m_j.sum())
+            if n_j == 0:  # no kept row: only the entropy is logged
+                if first:
+                    with torch.no_grad():
+                        _, ent = token_logprobs(fwd, mb, cfg.temperature, with_entropy=True)
+                    ent_sum += float((ent * mb.completion_mask).sum())
+                continue
+            logp, ent = token_logprobs(fwd, mb, cfg.temperature, with_entropy=first)
+            loss, st = grpo_loss(logp, logp.detach() if old[j] is None else old[j], ref[j], adv[rows], m_j, cfg,
+                                 totals)
+            loss.backward()
+            loss_sum += float(loss.detach())
+            clip_sum += st["clip_frac"] * n_j
+            kl_sum += (st["kl"] or 0.0) * n_j
+            if first:
+                ent_sum += float((ent.detach() * mb.completion_mask).sum())
+        gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"),
+                                            foreach=True)
+        opt.step()
+        n_kept = float(totals[1])
+        if first:
+            stats = {"loss": loss_sum, "grad_norm": float(gn), "entropy": ent_sum / n_tok,
+                     "kl": kl_sum / n_kept if ref_fwd is not None else None}
+        stats["clip_frac"] = max(stats.get("clip_frac", 0.0), clip_sum / n_kept)
+    return stats
 
 
 # ----------------------------------------------------------------------------------------------
@@ -437,28 +285,7 @@ def train(cfg: GRPOConfig, out_dir: str | Path, reward: Any = None, resume: bool
             # 3. policy update: ppo_epochs passes of the clipped surrogate over the batch
             adv_t = torch.tensor(adv, dtype=torch.float32, device=ro.input_ids.device)
             mask = ro.completion_mask & torch.tensor(keep, device=ro.input_ids.device)[:, None]
-            old_logp = ref_logp = None
-            with torch.no_grad():
-                if cfg.ppo_epochs > 1:
-                    old_logp, _ = token_logprobs(fwd, ro, cfg.temperature)
-                if ref_fwd is not None:
-                    ref_logp, _ = token_logprobs(ref_fwd, ro, cfg.temperature)
-            loss_stats: dict[str, Any] = {}
-            for epoch in range(cfg.ppo_epochs if keep.any() else 0):
-                logp, ent = token_logprobs(fwd, ro, cfg.temperature, with_entropy=epoch == 0)
-                loss, st = grpo_loss(logp, logp.detach() if old_logp is None else old_logp,
-                                     ref_logp, adv_t, mask, cfg)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                gn = torch.nn.utils.clip_grad_norm_(params,
-                                                    cfg.grad_clip if cfg.grad_clip > 0 else float("inf"),
-                                                    foreach=True)
-                opt.step()
-                if epoch == 0:
-                    cm = ro.completion_mask.float()
-                    loss_stats = {"loss": float(loss.detach()), "grad_norm": float(gn),
-                                  "entropy": float((ent * cm).sum() / cm.sum().clamp(min=1)), **st}
-                loss_stats["clip_frac"] = max(loss_stats.get("clip_frac", 0.0), st["clip_frac"])
+            loss_stats = policy_update(fwd, ref_fwd, opt, params, ro, adv_t, mask, cfg) if keep.any() else {}
             t_upd = time.perf_counter()
             # 4. log
             lens = np.array([len(c) for c in ro.completion_ids])
