@@ -184,3 +184,17 @@ def test_both_clients_follow_one_retry_policy(monkeypatch, asynchronous):
     with pytest.raises(remote.RemoteScoringError, match=r"2 attempts; last: .*503"):
         score([503, 503, 200], retries=1)
     assert len(waits) == 1
+
+
+def test_remote_reward_function_reads_trls_call_like_the_local_one():
+    """The remote TRL reward function reads the dataset columns as the local one does: a missing
+    answer column or a string where one answer per completion belongs is refused before any
+    request (a string would be split into one 'answer' per character: '42' graded as '4', '2')."""
+    from rewardsmith.integrations import remote
+
+    f = remote.reward_func("http://127.0.0.1:9", retries=0)  # nothing listens: nothing may be sent
+    completions = ["<answer>4</answer>", "<answer>2</answer>"]
+    with pytest.raises(ValueError, match=r"^answer_column: the dataset has no column 'answer'"):
+        f(prompts=["p", "p"], completions=completions, solution=["4", "2"])
+    with pytest.raises(ValueError, match=r"^answer: expected one gold answer per completion \(a list of 2\), got str"):
+        f(prompts=["p", "p"], completions=completions, answer="42")

@@ -30,6 +30,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from rewardsmith.integrations._trl_call import dataset_columns
+
 __all__ = [
     "RewardClient",
     "AsyncRewardClient",
@@ -346,8 +348,6 @@ class AsyncRewardClient(_Common):
 
 
 # ------------------------------------------------------------------------------------ TRL
-_TRL_RESERVED = frozenset({"prompts", "completions", "completion_ids", "trainer_state", "log_extra",
-                           "log_metric", "environments"})
 
 
 class RemoteReward:
@@ -379,13 +379,7 @@ class RemoteReward:
     def _args(self, prompts, completions, kwargs):
         if completions is None:
             raise ValueError("completions: TRL passes completions=...; got none")
-        cols = {k: v for k, v in kwargs.items() if k not in _TRL_RESERVED}
-        answers = None
-        if self.answer_column is not None:
-            if self.answer_column not in cols:
-                raise ValueError(f"answer_column: the dataset has no column {self.answer_column!r} (columns: "
-                                 f"{sorted(cols)}); pass answer_column=<name>, or None for rules without one")
-            answers = list(cols.pop(self.answer_column))
+        answers, cols = dataset_columns(kwargs, self.answer_column, len(completions))
         fields = {k: list(v) for k, v in cols.items() if isinstance(v, (list, tuple)) and len(v) == len(completions)}
         return list(completions), answers, (fields or None)
 

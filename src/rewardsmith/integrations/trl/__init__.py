@@ -37,11 +37,12 @@ Example (see docs/integrations.md, "TRL")::
                           callbacks=[RewardsmithCallback(funcs)])
 """
 
+from rewardsmith.integrations._trl_call import TRL_RESERVED_KWARGS
 from rewardsmith.integrations.trl.advantages import AdvantageReward, advantage_reward
 from rewardsmith.integrations.trl.callback import RewardsmithCallback, monitor_of
 from rewardsmith.integrations.trl.config import check_trl_config, reward_weights, trl_estimator
 from rewardsmith.integrations.trl.monitor import METRIC_PREFIX, CollapseConfig, TrainingMonitor
-from rewardsmith.integrations.trl.rewards import TRL_RESERVED_KWARGS, AsyncRuleReward, RuleReward, reward_funcs
+from rewardsmith.integrations.trl.rewards import AsyncRuleReward, RuleReward, reward_funcs
 
 __all__ = [
     "reward_funcs",

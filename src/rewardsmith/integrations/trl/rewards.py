@@ -22,12 +22,8 @@ from rewardsmith.integrations._scoring import (
     infer_group_size,
     score_texts,
 )
+from rewardsmith.integrations._trl_call import dataset_columns
 from rewardsmith.integrations.trl.monitor import TrainingMonitor
-
-#: Keyword arguments TRL passes to reward functions that are not dataset columns.
-TRL_RESERVED_KWARGS = frozenset(
-    {"prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments"}
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,20 +59,7 @@ class _Binding:
     def score(self, prompts: Sequence[Any] | None, completions: Sequence[Any], kwargs: dict[str, Any]):
         if completions is None:
             raise ValueError("completions: TRL passes completions=...; got none")
-        columns = {k: v for k, v in kwargs.items() if k not in TRL_RESERVED_KWARGS}
-        answers = None
-        if self.answer_column is not None:
-            if self.answer_column not in columns:
-                raise ValueError(
-                    f"answer_column: the dataset has no column {self.answer_column!r} (columns passed "
-                    f"to the reward function: {sorted(columns)}); pass answer_column=<name>, or "
-                    "answer_column=None for rules that need no gold answer"
-                )
-            col = columns.pop(self.answer_column)
-            if isinstance(col, (str, bytes)) or not hasattr(col, "__len__"):
-                raise ValueError(f"{self.answer_column}: expected one gold answer per completion (a list of "
-                                 f"{len(completions)}), got {type(col).__name__} {col!r:.60}")
-            answers = list(col)
+        answers, columns = dataset_columns(kwargs, self.answer_column, len(completions))
         texts = [completion_text(c) for c in completions]
         fields = {k: list(v) for k, v in columns.items() if isinstance(v, (list, tuple))}
         if prompts is not None:
