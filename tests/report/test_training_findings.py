@@ -68,6 +68,14 @@ def test_an_estimator_name_with_a_space_keeps_its_identity(tmp_path):
     assert F.early_amplification(summary) is None  # no grpo arm: the claim is not made
 
 
+def test_one_seed_claims_no_interval(tmp_path):
+    # was "final correct 0.48 (1 seed, no interval) (95% t-interval over 1 seed(s); ...)"
+    summary = summarize(group_runs([_run(tmp_path, "grpo", 0, 0.5), _run(tmp_path, "raw", 0, 0.4, estimator="raw")]))
+    top = findings(summary).conclusions[0]
+    assert top.startswith(f"Most accurate arm: grpo, final correct {_final(0.5):.2f} (1 seed, no interval) (start ")
+    assert "t-interval" not in top and "too few seeds to tell apart" in top
+
+
 def test_most_accurate_by_its_numbers(tmp_path):
     runs = [_run(tmp_path, "grpo", s, 0.6 + 0.01 * s, estimator="grpo") for s in range(4)]
     runs += [_run(tmp_path, "raw", s, 0.3 + 0.012 * s, estimator="raw") for s in range(4)]

@@ -51,8 +51,9 @@ def _fmt_seeds(xs: Sequence[float]) -> str:
 
 def accuracy_sentence(summary: Summary, f: F.MostAccurate) -> str:
     b = summary[f.best]
-    txt = (f"Most accurate arm: {f.best}, final correct {b.final_correct_ci.text()} "
-           f"(95% t-interval over {b.n_seeds} seed(s); start {b.start_correct:.2f})")
+    # one seed: ``text()`` already says "1 seed, no interval"
+    over = f"95% t-interval over {b.n_seeds} seed(s); " if b.final_correct_ci.known else ""
+    txt = f"Most accurate arm: {f.best}, final correct {b.final_correct_ci.text()} ({over}start {b.start_correct:.2f})"
     if f.vs_control is not None:
         txt += (f"; against the control arm (lr = 0) {summary[f.control].final_correct:.2f}: paired difference "
                 f"{f.vs_control.text()}"
