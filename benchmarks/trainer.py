@@ -21,7 +21,9 @@ model's chat template), beta 0, one AdamW step per batch, full fine-tuning in fl
 
 Target there: at most 0.7x TRL's time per step and no more peak RSS than TRL. TRL stops a
 completion at EOS only; rewardsmith also at ``</answer>`` (its trainer's rule): the table prints
-both mean completion lengths.
+both mean completion lengths. Each side runs at its defaults: TRL with gradient checkpointing,
+rewardsmith with micro-batches of <= 512 completion tokens in the update. ``--lora-r R`` trains
+LoRA adapters (rank R, alpha 2R, every projection, no dropout) on both sides instead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from pathlib import Path
 
 PROMPTS, GENERATIONS, COMPLETION_LEN, LR = 8, 4, 12, 1e-4
 MODEL = "tiny"  # or a named model (rewardsmith.models), set by --model
+LORA_R = 0  # --lora-r: both sides train LoRA adapters of this rank (alpha 2r) on every projection
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def _configure(model: str) -> None:
@@ -106,7 +110,8 @@ def run_rewardsmith(ckpt: Path, steps: int, threads: int) -> dict:
     cfg = GRPOConfig(model=str(ckpt), prompt_style="auto", steps=steps, prompts_per_step=PROMPTS, group_size=GENERATIONS,
                      max_new_tokens=COMPLETION_LEN, estimator="grpo", estimator_options={"ddof": 1, "eps": 1e-4},
                      loss_agg="grpo", beta=0.0, lr=LR, adam_beta2=0.999, threads=threads, checkpoint_every=0,
-                     progress=False, samples_per_step=0)
+                     progress=False, samples_per_step=0, lora_r=LORA_R, lora_alpha=2.0 * LORA_R or 32.0,
+                     lora_targets=",".join(LORA_TARGETS))
     stamps: list[float] = []
     base = _rss_mb()
     with tempfile.TemporaryDirectory() as out:
@@ -154,8 +159,14 @@ def run_trl(ckpt: Path, steps: int, threads: int) -> dict:
         model = AutoModelForCausalLM.from_pretrained(ckpt, local_files_only=True)
         tok = AutoTokenizer.from_pretrained(ckpt, local_files_only=True)
         data = Dataset.from_list(prompts(PROMPTS * (steps + 2)))
+        peft_config = None
+        if LORA_R:
+            from peft import LoraConfig
+
+            peft_config = LoraConfig(r=LORA_R, lora_alpha=2 * LORA_R, lora_dropout=0.0, target_modules=LORA_TARGETS,
+                                     bias="none", task_type="CAUSAL_LM")
         trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
-                              processing_class=tok, callbacks=[Stamp()])
+                              processing_class=tok, callbacks=[Stamp()], peft_config=peft_config)
         base = _rss_mb()
         t0 = time.perf_counter()
         trainer.train()
@@ -170,16 +181,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3, help="alternate the sides this many times; best median wins")
     ap.add_argument("--model", default="tiny", help="'tiny' (built here) or a named model, e.g. smollm2-135m")
+    ap.add_argument("--lora-r", type=int, default=0, help="LoRA rank on both sides (0 = full fine-tuning)")
     ap.add_argument("--side", choices=["rewardsmith", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--ckpt", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     _configure(a.model)
+    global LORA_R
+    LORA_R = a.lora_r
     if a.side:  # child process: one side, JSON on the last line of stdout
         fn = run_rewardsmith if a.side == "rewardsmith" else run_trl
         print(json.dumps(fn(a.ckpt, a.steps, a.threads)))
         return
     print(f"One GRPO step on CPU: {'tiny Llama' if MODEL == 'tiny' else MODEL}, {PROMPTS} prompts x {GENERATIONS} completions of <= "
-          f"{COMPLETION_LEN} tokens, loss grpo, beta 0, {a.threads} thread(s); median of steps "
+          f"{COMPLETION_LEN} tokens, loss grpo, beta 0, {f'LoRA r{LORA_R}' if LORA_R else 'full fine-tuning'}, "
+          f"{a.threads} thread(s); median of steps "
           f"{a.warmup + 1}..{a.steps}, best of {a.rounds} alternating round(s)")
     best: dict[str, tuple[float, dict]] = {}
     with tempfile.TemporaryDirectory() as d:
@@ -197,7 +212,8 @@ def main() -> None:
             for side in ("rewardsmith", "trl"):
                 env = dict(os.environ, TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
                 p = subprocess.run([sys.executable, __file__, "--side", side, "--ckpt", d, "--steps", str(a.steps),
-                                    "--threads", str(a.threads), "--model", MODEL], capture_output=True, text=True,
+                                    "--threads", str(a.threads), "--model", MODEL, "--lora-r", str(LORA_R)],
+                                   capture_output=True, text=True,
                                    env=env)
                 if p.returncode != 0:
                     sys.exit(f"{side} failed:\n{p.stderr[-3000:]}")
