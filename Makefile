@@ -43,12 +43,11 @@ $(LLAMA_STAMP):
 demo: install
 	$(VENV)/bin/rewardsmith demo --out out
 
-# the whole suite, then the verl adapter's tests. The LLM judge's llama.cpp server tests run where
-# `make install-llama` has built .venv-llama (opt-in: its native build has not yet been shown to
-# finish and pass on CI's machine); they skip with a message elsewhere.
+# the whole suite (its LLM-judge server tests start llama.cpp's server from .venv-llama), then the
+# verl adapter's tests in their own environment.
 test: test-core test-verl
 
-test-core: install
+test-core: install install-llama
 	$(PY) -m pytest -q
 
 test-verl: install-verl

