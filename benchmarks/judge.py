@@ -67,7 +67,8 @@ def _start_llama(threads: int):
         return None, None
     port = _free_port()
     proc = subprocess.Popen([str(py), "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)],
+                             "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads),
+                             "--logits_all", "true"],  # without it the server refuses logprobs
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
