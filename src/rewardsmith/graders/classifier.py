@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from rewardsmith.graders.saved_format import FORMAT_VERSION
 from rewardsmith.io import atomic_write_bytes, atomic_write_json, read_json
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "TRUSTED_TYPES",
 ]
 
-FORMAT_VERSION = 1
 
 TRUSTED_TYPES: tuple[str, ...] = (
     "rewardsmith.graders.features.TextStats",

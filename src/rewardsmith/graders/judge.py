@@ -33,6 +33,7 @@ import numpy as np
 
 from rewardsmith.graders.judge_backends import make_backend
 from rewardsmith.graders.judge_propositions import Proposition, load_propositions
+from rewardsmith.graders.saved_format import FORMAT_VERSION
 
 __all__ = ["LLMJudge", "JudgeCache", "SYSTEM_PROMPT", "TEMPLATE_VERSION"]
 
@@ -256,7 +257,6 @@ class LLMJudge:
 
     def save(self, directory: str | os.PathLike[str], extra: Mapping[str, Any] | None = None) -> Path:
         """``grader.json`` of kind ``judge`` (the backend config and the propositions in full)."""
-        from rewardsmith.graders.classifier import FORMAT_VERSION
         from rewardsmith.io import atomic_write_json
 
         directory = Path(directory)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from rewardsmith.rules import shaping as _shaping
+import rewardsmith.rules.shaping as _shaping
 from rewardsmith.rules.checks import CHECKS, UNDECIDED_LABELS, CheckResult
 from rewardsmith.rules.completions import completion_text
 from rewardsmith.rules.spec import RESERVED_LABELS, RuleSetSpec, term_name

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Mapping, Sequence
 
-from rewardsmith.sandbox import cgroups
+import rewardsmith.sandbox.cgroups as cgroups
 from rewardsmith.sandbox.config import SandboxConfig
 from rewardsmith.sandbox.one_run import run
 from rewardsmith.sandbox.result import RunResult

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from rewardsmith.serve import schema
+import rewardsmith.serve.schema as schema
 from rewardsmith.serve.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from rewardsmith.serve.pool import DeadlineExceeded, QueueFull, ScoringService, ServiceClosed
 
