@@ -243,8 +243,7 @@ def summarize_group(name: str, key: GroupKey, runs: Sequence[Run]) -> GroupSumma
     metrics = {}
     for mkey in METRICS:
         _, m = matrix(runs, mkey)
-        start = float(np.nanmean(m[:, :w0])) if not np.all(np.isnan(m[:, :w0])) else float("nan")
-        metrics[mkey] = StartFinal(start, float(np.nanmean(m[:, n - w : n])))
+        metrics[mkey] = StartFinal(_nanmean(m[:, :w0]), _nanmean(m[:, n - w : n]))
     _, adv_max = matrix(runs, "adv_max")
     _, adv_min = matrix(runs, "adv_min")
     # which came first: format fixed (bad_format halved) or answers (half of the correct gain)?
@@ -282,3 +281,8 @@ def summarize(groups: dict[str, list[Run]]) -> dict[str, GroupSummary]:
             key = replace(key, control=control)
         out[name] = summarize_group(name, key, runs)
     return out
+
+
+def _nanmean(a: np.ndarray) -> float:
+    """Mean over the logged values; NaN (without numpy's warning) when a metric was never logged."""
+    return float(np.nanmean(a)) if a.size and not np.all(np.isnan(a)) else float("nan")

@@ -51,7 +51,7 @@ class CollapseRule:
     min_end_steps: int = 3  # the end window is the last max(min_end_steps, steps // 10) steps
 
     def sentence(self) -> str:
-        """The rule in one sentence (the report and the README state it)."""
+        """The rule in one sentence (the report and docs/collapse-and-findings.md state it)."""
         return (f"a run collapsed when one digit-masked template takes >= {self.min_template_share:.0%} of its "
                 f"final window's completions, significantly more than at the start, and within-group "
                 f"distinct 2-grams fell by >= {self.min_distinct_drop:g}, while its correct fraction is below "
