@@ -548,3 +548,44 @@ def test_experiment_adds_a_learned_reward_arm(fitted, tmp_path):
     res = runner.invoke(app, ["experiment", "--estimators", "learned:nope", "--grader", str(tmp_path / "grader"),
                               "--out", str(tmp_path / "exp2")])
     assert res.exit_code != 0 and "nope" in res.output
+
+
+def test_tier_guard_keeps_a_wrong_answer_below_a_right_one():
+    """Regression: weights fit on 3 ranked pairs reached +-5 to 6.6 and a bare wrong answer (-2
+    tier) scored 2.37 against 1.25 for a right one. The guard scales the weights so that no
+    probabilities can lift a lower tier over a higher one, and keeps the ranking within a tier."""
+    from rewardsmith.graders.reward import LearnedReward, tier_gap
+    from rewardsmith.rules import load_rules
+
+    rules = load_rules("seed-tiered")  # tiers +1 / -0.5 / -2: smallest gap 1.5
+    assert tier_gap(rules) == pytest.approx(1.5)
+    # a hostile grader: says 'yes' to everything a bare answer says and 'no' to a worked one
+    g = CallableGrader({"bare": lambda t: float("<answer>" not in t), "worked": lambda t: float("<think>" in t)})
+    huge = {"bare": 6.6, "worked": -5.0}
+    right, wrong_fmt = "<think>2+2=4</think><answer>4</answer>", "5"
+    unguarded = LearnedReward(g, huge, base=rules, tier_guard=False)
+    r = unguarded.score_batch([right, wrong_fmt], ["4", "4"]).rewards
+    assert r[1] > r[0]  # the bug the guard exists for
+    guarded = LearnedReward(g, huge, base=rules)
+    assert guarded.weight_scale == pytest.approx(0.98 * 1.5 / 11.6)
+    r = guarded.score_batch([right, "<think>x</think><answer>5</answer>", wrong_fmt], ["4"] * 3).rewards
+    assert r[0] > r[1] > r[2]
+    # every combination of probabilities keeps the tiers apart
+    span = sum(abs(w) for w in huge.values()) * guarded.weight_scale
+    assert span < 1.5
+    # small weights are left alone, and the ranking inside a tier is the grader's
+    small = LearnedReward(g, {"bare": 0.3, "worked": 0.2}, base=rules)
+    assert small.weight_scale == 1.0
+    # a non-positive base scale would invert the tiers: refused
+    with pytest.raises(ValueError, match="base_scale: got -1.0"):
+        LearnedReward(g, huge, base=rules, base_scale=-1.0)
+
+
+def test_tier_guard_is_saved_with_the_reward():
+    from rewardsmith.graders.reward import LearnedReward as LR
+    from rewardsmith.rules import load_rules
+
+    g = CallableGrader({"x": lambda t: 1.0})
+    r = LR(g, {"x": 10.0}, base=load_rules("seed-tiered"), base_spec="seed-tiered")
+    d = r.to_dict()
+    assert d["tier_guard"] is True and r.weight_scale < 1

@@ -60,6 +60,13 @@ def base_rewards(base: Any, data: LabeledData, workers: int | None = 0) -> np.nd
     return np.asarray(batch.rewards, dtype=np.float64)
 
 
+def _guard(base: Any, fit: Any) -> float:
+    """The tier guard's weight scale for ``fit`` on ``base`` (see ``graders.reward``)."""
+    from rewardsmith.graders.reward import guard_scale, tier_gap
+
+    return guard_scale(tier_gap(base) if base is not None else None, fit.base_scale, fit.weights)
+
+
 def _finite_pairs(pairs: np.ndarray, rewards: np.ndarray) -> np.ndarray:
     ok = np.isfinite(rewards[pairs]).all(axis=1) if len(pairs) else np.zeros(0, bool)
     return pairs[ok]
@@ -103,8 +110,9 @@ def fit_all(data: LabeledData, base: Any = None, config: FitConfig | None = None
     fit = fit_weights(proba_w, pairs_w, r_base[w_idx], config.weights)
     weights = dict(zip(data.propositions, fit.weights.tolist()))
 
-    r_w = fit.base_scale * r_base[w_idx] + proba_w @ fit.weights
-    r_t = fit.base_scale * r_base[t_idx] + proba_t @ fit.weights
+    w_used = fit.weights * _guard(base, fit)  # what the reward will use (LearnedReward's tier guard)
+    r_w = fit.base_scale * r_base[w_idx] + proba_w @ w_used
+    r_t = fit.base_scale * r_base[t_idx] + proba_t @ w_used
     thresholds = class_thresholds(r_w, w_data.rank_classes, config.classes)
     reward = LearnedReward(grader, weights, base, thresholds=thresholds, base_spec=base_spec,
                            classes=config.classes, base_scale=fit.base_scale)
@@ -119,6 +127,7 @@ def fit_all(data: LabeledData, base: Any = None, config: FitConfig | None = None
         "metrics": metrics,
         "weights": weights,
         "base_scale": fit.base_scale,
+        "weight_scale": reward.weight_scale,
         "weight_fit": {
             "n_pairs": int(len(pairs_w)),
             "loss": fit.loss,
@@ -226,8 +235,9 @@ def fit_on_features(data: LabeledData, proba: np.ndarray, grader: Any, base: Any
     pairs_w, pairs_t = pairs_of(w_data, w_idx), pairs_of(t_data, t_idx)
     fit = fit_weights(np.nan_to_num(proba[w_idx]), pairs_w, r_base[w_idx], config.weights)
     weights = dict(zip(grader.propositions, fit.weights.tolist()))
-    r_w = fit.base_scale * r_base[w_idx] + proba[w_idx] @ fit.weights
-    r_t = fit.base_scale * r_base[t_idx] + proba[t_idx] @ fit.weights
+    w_used = fit.weights * _guard(base, fit)  # what the reward will use (LearnedReward's tier guard)
+    r_w = fit.base_scale * r_base[w_idx] + proba[w_idx] @ w_used
+    r_t = fit.base_scale * r_base[t_idx] + proba[t_idx] @ w_used
     thresholds = class_thresholds(r_w, w_data.rank_classes, config.classes)
     reward = LearnedReward(grader, weights, base, thresholds=thresholds, base_spec=base_spec,
                            classes=config.classes, base_scale=fit.base_scale)
@@ -245,6 +255,7 @@ def fit_on_features(data: LabeledData, proba: np.ndarray, grader: Any, base: Any
         "metrics": metrics,
         "weights": weights,
         "base_scale": fit.base_scale,
+        "weight_scale": reward.weight_scale,
         "weight_fit": {"n_pairs": int(len(pairs_w)), "loss": fit.loss,
                        "train_pairwise_accuracy": fit.train_accuracy,
                        "config": asdict(config.weights)},

@@ -7,6 +7,16 @@ probability that proposition i holds, ``w_i`` the weights fit by ``weights.fit_w
 base reward (unscored, e.g. a verification timeout) or a NaN probability (a callable grader that
 failed) gives a NaN reward and the label ``unscored``.
 
+Tier guard (on by default with a base rule set): the learned term never reorders the base's tiers.
+With ``g`` the smallest gap between the base's tier rewards (``s * reward`` of each tier in its
+spec) and ``S = sum_i |w_i|`` the widest the learned term can move (each ``p_i`` is in [0, 1]),
+weights are scaled by ``min(1, 0.98 g / S)``: for two completions in tiers ``a > b``,
+``s R_a + t_a >= s R_a + W_neg > s R_b + W_pos >= s R_b + t_b`` since ``s (R_a - R_b) >= g > S``.
+A fit on few ranked pairs gave weights of +-5 to 6.6 on the seed's tiers (gap 1.5), and a bare wrong
+answer (-2 tier) then scored 2.37 against 1.25 for a right one; with the guard it cannot. Within a
+tier the ranking is unchanged (a positive scale). A partial-credit tier (``scale_by``) counts
+with its full reward; shaping terms are the base's own and are not guarded.
+
 Labels: the base rule set's label (``label_mode="base"``, the default with a base), or the ranked
 class whose reward band holds R (``label_mode="class"``): bands are cut at the midpoints between
 the median rewards of consecutive classes on the weight-fitting data (``class_thresholds``).
@@ -34,6 +44,23 @@ def _text(completion: Any, index: int) -> str:
     except ImportError:  # pragma: no cover - older rules module
         return completion if isinstance(completion, str) else str(completion)
     return completion_text(completion, index)
+
+
+def tier_gap(base: Any) -> float | None:
+    """Smallest gap between the distinct tier rewards of a RuleSet's spec (None without tiers)."""
+    tiers = getattr(getattr(base, "spec", None), "tiers", None)
+    if not tiers:
+        return None
+    values = np.unique([float(t.reward) for t in tiers])
+    return float(np.diff(values).min()) if len(values) > 1 else None
+
+
+def guard_scale(gap: float | None, base_scale: float, weights: Any) -> float:
+    """``min(1, 0.98 * base_scale * gap / sum_i |w_i|)``: the factor that keeps the learned term's
+    span below the smallest tier gap (1 without tiers)."""
+    span = float(sum(abs(float(w)) for w in weights))
+    limit = None if gap is None else 0.98 * gap * base_scale
+    return 1.0 if limit is None or span <= limit else limit / span
 
 
 def class_thresholds(rewards: np.ndarray, rank_classes: Sequence[str],
@@ -78,7 +105,7 @@ class LearnedReward:
     def __init__(self, grader: Any, weights: Mapping[str, float], base: Any = None, *,
                  thresholds: Mapping[str, float] | None = None, label_mode: str | None = None,
                  base_spec: Any = None, classes: Sequence[str] | None = None,
-                 base_scale: float = 1.0):
+                 base_scale: float = 1.0, tier_guard: bool = True):
         props = tuple(grader.propositions)
         missing = [p for p in props if p not in weights]
         if missing:
@@ -110,7 +137,14 @@ class LearnedReward:
         self.thresholds = dict(thresholds) if thresholds else None
         self.classes = tuple(classes) if classes else tuple(self.thresholds or ())
         self.label_mode = label_mode
-        self._w = np.asarray([self.weights[p] for p in props], dtype=np.float64)
+        self.tier_guard = bool(tier_guard)
+        self.tier_gap = tier_gap(base) if base is not None and self.tier_guard else None
+        if self.tier_gap is not None and self.base_scale <= 0:
+            raise ValueError(f"base_scale: got {self.base_scale!r}; expected > 0 with a tiered base rule set "
+                             "(a non-positive scale inverts the tiers: wrong answers would outscore right ones); "
+                             "pass tier_guard=False to allow it")
+        self.weight_scale = guard_scale(self.tier_gap, self.base_scale, self.weights.values())
+        self._w = np.asarray([self.weights[p] for p in props], dtype=np.float64) * self.weight_scale
 
     # the RuleSet API ----------------------------------------------------------------------
     @property
@@ -204,6 +238,7 @@ class LearnedReward:
         return {
             "weights": dict(self.weights),
             "base_scale": self.base_scale,
+            "tier_guard": self.tier_guard,
             "thresholds": None if self.thresholds is None else
             {k: (None if not np.isfinite(v) else float(v)) for k, v in self.thresholds.items()},
             "label_mode": self.label_mode,
@@ -248,4 +283,4 @@ class LearnedReward:
                 label_mode = "class"
         return cls(grader, meta["weights"], base, thresholds=thresholds, label_mode=label_mode,
                    base_spec=spec if base is not None else None, classes=meta.get("classes"),
-                   base_scale=float(meta.get("base_scale", 1.0)))
+                   base_scale=float(meta.get("base_scale", 1.0)), tier_guard=bool(meta.get("tier_guard", True)))
