@@ -73,7 +73,8 @@ def _print_summary(rows: list[dict], title: str) -> None:
     t = Table(title=title)
     for col in ("step", "reward", "correct", "wrong_answer", "bad_format", "top skeleton", "entropy"):
         t.add_column(col, justify="right")
-    for r in (rows[0], rows[len(rows) // 2], rows[-1]):
+    for i in sorted({0, len(rows) // 2, len(rows) - 1}):  # first, middle, last (each once)
+        r = rows[i]
         lf = r["label_frac"]
         t.add_row(str(r["step"]), f"{r['reward_mean']:+.3f}", f"{lf.get('correct', 0):.2f}",
                   f"{lf.get('wrong_answer', 0):.2f}", f"{lf.get('bad_format', 0):.2f}",
@@ -99,6 +100,11 @@ def train_cmd(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _print_summary(rows, f"{c.task} / {c.estimator} / seed {c.seed}")
+    cut = rows[-1].get("truncated_frac") if rows else None
+    if cut is not None and cut >= 0.5:
+        _console.print(f"note: {cut:.0%} of the last step's completions stopped at --max-new-tokens "
+                       f"{c.max_new_tokens} before their end; a chat model's <think>/<answer> reply takes "
+                       "~25-60 tokens (the smollm2 experiment used --max-new-tokens 48)")
     _console.print(f"wrote {out}/metrics.jsonl, samples.parquet, checkpoint.pt")
 
 
