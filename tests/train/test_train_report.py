@@ -260,3 +260,23 @@ def test_no_collapse_finding_rests_on_a_verdict_the_control_earns(tmp_path):
     assert all(summary["grpo"].collapsed) and all(summary["control"].collapsed)
     found = findings(summary)
     assert "the verdict is noise" in found.conclusions[1] and "no conclusion is drawn" in found.conclusions[1]
+
+
+def test_cli_train_notes_completions_cut_by_max_new_tokens(tmp_path):
+    """A run whose completions mostly stop at --max-new-tokens says so, naming the option (a new
+    user's smollm2 run at the default 16 tokens had every answer cut and all rewards equal)."""
+    from typer.testing import CliRunner
+
+    from rewardsmith.cli import app
+
+    cfgfile = tmp_path / "c.yaml"
+    # an untrained tiny model with room for one token: 16 completions, each cut unless its first
+    # token is end-of-sequence
+    cfgfile.write_text("steps: 1\nprompts_per_step: 2\ngroup_size: 8\nprogress: false\nsft_steps: 0\n"
+                       "max_new_tokens: 1\n")
+    res = CliRunner().invoke(app, ["train", "--config", str(cfgfile), "--out", str(tmp_path / "run")],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    cut = read_rows(tmp_path / "run" / "metrics.jsonl")[-1]["truncated_frac"]
+    assert cut >= 0.5
+    assert "--max-new-tokens 1" in " ".join(res.output.split())
