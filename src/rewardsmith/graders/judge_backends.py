@@ -324,7 +324,7 @@ class ServerBackend:
                 except (httpx.TransportError, httpx.TimeoutException) as exc:
                     last = f"{type(exc).__name__}: {exc}"
                     continue
-            if resp.status_code >= 400 and "logprobs" in resp.text[:2000].lower():
+            if resp.status_code >= 400 and resp.status_code != 429 and "logprobs" in resp.text[:2000].lower():
                 # a configuration error, not a busy server (llama.cpp's server started without
                 # --logits_all answers HTTP 500 "logprobs is not supported ..."): no retry
                 raise JudgeServerError(
